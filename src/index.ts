@@ -1,0 +1,10 @@
+/**
+ * vlm-compat: measure whether tuning modules trained on one vision-language backbone survive the move to
+ * an updated backbone, and what retraining would cost.
+ *
+ * @packageDocumentation
+ */
+export * from './runtime/index.js';
+export * from './io/index.js';
+export * from './backbones/index.js';
+export { version } from './version.js';

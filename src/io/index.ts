@@ -1,0 +1,3 @@
+export * from './safetensors.js';
+export * from './hash.js';
+export * from './json.js';

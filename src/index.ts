@@ -8,3 +8,5 @@ export * from './runtime/index.js';
 export * from './io/index.js';
 export * from './backbones/index.js';
 export { version } from './version.js';
+export * from './adapters/index.js';
+export * from './training/index.js';

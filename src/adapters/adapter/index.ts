@@ -1,0 +1,4 @@
+import type { TuningMethod } from '../types.js';
+
+/** The adapter methods. */
+export const methods: readonly TuningMethod<never>[] = [];

@@ -1,0 +1,161 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type * as t from 'io-ts';
+import type { Backbone, BackboneDimensions, BackboneIdentity, Tower } from '../backbones/types.js';
+import type { Random } from '../runtime/random.js';
+import type { FeatureCache } from './features.js';
+
+/** The family a tuning module belongs to. */
+export type ModuleKind = 'prompt' | 'adapter' | 'lora' | 'deep' | 'probe';
+
+/**
+ * Where a module touches the backbone, from shallow to deep: the text input tokens, the image input
+ * tokens, every layer of one or both towers, or the output features. Ordered for charts by {@link depthOrder}.
+ */
+export type AttachmentDepth = 'text-input' | 'vision-input' | 'text-layers' | 'vision-layers' | 'both-layers' | 'output-features';
+
+/** Attachment depths from shallow to deep, as drawn on the retention-against-depth chart. */
+export const depthOrder: readonly AttachmentDepth[] = ['text-input', 'vision-input', 'text-layers', 'vision-layers', 'both-layers', 'output-features'];
+
+/**
+ * What a module needs from a tower during training: nothing, its frozen output features (which the
+ * engine computes once and caches), or backpropagation through the tower.
+ */
+export type TowerNeed = 'none' | 'frozen-features' | 'backprop';
+
+/** Where a module attaches and what it needs from each tower. */
+export interface Attachment {
+  readonly depth: AttachmentDepth;
+  /** Towers the module changes. */
+  readonly towers: readonly Tower[];
+  /** Layers the module changes in each tower (0-based); empty when it changes none. */
+  readonly layers: { readonly text: readonly number[]; readonly vision: readonly number[] };
+  readonly text: TowerNeed;
+  readonly vision: TowerNeed;
+}
+
+/** A batch of examples as a module sees it. */
+export interface ModuleBatch {
+  /** Preprocessed images [batch, size, size, 3]; present when the module backpropagates through the vision tower. */
+  readonly images?: tf.Tensor4D;
+  /** Frozen image features [batch, embedDim] of the backbone in use; present when the module's vision need is `frozen-features`. */
+  readonly imageFeatures?: tf.Tensor2D;
+}
+
+/** What a module gets on every call: the backbone it runs on, a cache of frozen features and the mode. */
+export interface ModuleContext {
+  readonly backbone: Backbone;
+  readonly features: FeatureCache;
+  /** True while training: enables dropout and other training-only behaviour. */
+  readonly training: boolean;
+  /** Seeded randomness for dropout; required while training. */
+  readonly random?: Random;
+}
+
+/** The backbone a module was trained on, recorded in its manifest. */
+export interface SourceRecord {
+  readonly identity: BackboneIdentity;
+  readonly dims: BackboneDimensions;
+  /** The tokenizer's layout and SHA-256. */
+  readonly tokenizer: { readonly kind: string; readonly sha256: string };
+}
+
+/**
+ * A trained or trainable tuning module. A module owns its parameters (trainable variables) and buffers
+ * (saved, not trained); it never owns or modifies backbone weights.
+ */
+export interface TuningModule {
+  /** Registry name of the method, such as `coop` or `clip-adapter`. */
+  readonly method: string;
+  readonly kind: ModuleKind;
+  readonly attachment: Attachment;
+  /** The method's decoded config. */
+  readonly config: unknown;
+  readonly classNames: readonly string[];
+  /** Prompt template of the zero-shot classifier the module starts from, such as "a photo of a {}.". */
+  readonly template: string;
+  readonly source: SourceRecord;
+  /** Trainable parameters by name. */
+  parameters(): ReadonlyMap<string, tf.Variable>;
+  /** Saved but untrained state by name (a cache, a reference classifier). */
+  buffers(): ReadonlyMap<string, tf.Tensor>;
+  /** Class logits [batch, classes] on `context.backbone`, which may be the source or a target backbone. */
+  logits(context: ModuleContext, batch: ModuleBatch): tf.Tensor2D;
+  /** An extra loss term added to cross-entropy during training (a distillation or regularization term). */
+  auxiliaryLoss?(context: ModuleContext, batch: ModuleBatch, logits: tf.Tensor2D): tf.Scalar | undefined;
+  /**
+   * Fits the module without gradient steps (a training-free cache, a closed-form probe). When present,
+   * the training engine calls it instead of running its optimizer loop.
+   */
+  fit?(context: ModuleContext, examples: FitExamples): Promise<void>;
+  /** When true, the engine runs its optimizer loop after `fit` (Tip-Adapter-F builds its cache, then trains its keys). */
+  readonly trainAfterFit?: boolean;
+  dispose(): void;
+}
+
+/** Labelled training examples for {@link TuningModule.fit}: frozen image features and labels. */
+export interface FitExamples {
+  readonly imageFeatures: tf.Tensor2D;
+  readonly labels: Int32Array;
+  /** Validation split for choosing hyperparameters, when the method needs one. */
+  readonly validation?: { readonly imageFeatures: tf.Tensor2D; readonly labels: Int32Array };
+}
+
+/** Default training settings of a method, from its paper and official code. All are overridable. */
+export interface TrainingDefaults {
+  readonly optimizer: 'sgd' | 'adamw';
+  readonly learningRate: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly weightDecay: number;
+  /** Warmup epochs at a constant learning rate before the cosine schedule, as CoOp's Dassl config does. */
+  readonly warmupEpochs: number;
+  readonly warmupLearningRate: number;
+  /** SGD momentum. */
+  readonly momentum: number;
+}
+
+/** What a method's `create` receives. */
+export interface CreateOptions<C> {
+  readonly backbone: Backbone;
+  readonly classNames: readonly string[];
+  readonly config: C;
+  readonly random: Random;
+  /** Prompt template for zero-shot text features, such as "a photo of a {}.". */
+  readonly template: string;
+}
+
+/**
+ * A tuning method: its name, kind, config codec with defaults, training defaults, and how to create a
+ * fresh module or restore a saved one. One file per method implements this.
+ */
+export interface TuningMethod<C = unknown> {
+  readonly name: string;
+  readonly kind: ModuleKind;
+  /** One line on what the method is and where it comes from. */
+  readonly description: string;
+  /** Decodes a partial user config; fields left out take the defaults. */
+  readonly configCodec: t.Type<C, unknown, unknown>;
+  readonly defaults: C;
+  readonly training: TrainingDefaults;
+  create(options: CreateOptions<C>): TuningModule;
+  /** Rebuilds a module from its manifest and saved tensors; takes ownership of `tensors`. */
+  restore(manifest: ModuleManifest, tensors: Map<string, tf.Tensor>): TuningModule;
+}
+
+/** The JSON manifest saved beside a module's tensors. */
+export interface ModuleManifest {
+  readonly format: 'vlm-compat-module';
+  readonly formatVersion: 1;
+  readonly method: string;
+  readonly kind: ModuleKind;
+  readonly config: unknown;
+  readonly classNames: readonly string[];
+  readonly template: string;
+  readonly source: SourceRecord;
+  /** Names of trainable parameters and of buffers, with shapes. */
+  readonly tensors: ReadonlyArray<{ readonly name: string; readonly shape: readonly number[]; readonly role: 'parameter' | 'buffer' }>;
+  readonly dtype: 'F32';
+  readonly libraryVersion: string;
+  /** How the module was made: `trained`, or a migration record. */
+  readonly provenance?: Record<string, unknown>;
+}

@@ -1,0 +1,6 @@
+export * from './types.js';
+export * from './sampler.js';
+export * from './optimizers.js';
+export * from './train.js';
+export * from './predict.js';
+export * from './tensor-source.js';

@@ -49,7 +49,7 @@ export const featureScaleMethod: TuningMethod<FeatureScaleConfig> = {
   training: { optimizer: 'adamw', learningRate: 0.05, epochs: 10, batchSize: 8, weightDecay: 0, warmupEpochs: 0, warmupLearningRate: 0, momentum: 0 },
   create({ backbone, classNames, config, template }) {
     const source: SourceRecord = { identity: backbone.identity, dims: backbone.dims, tokenizer: backbone.tokenizer.source };
-    const scale = tf.variable(tf.fill([backbone.dims.embedDim], config.initialScale), true);
+    const scale = tf.tidy(() => tf.variable(tf.fill([backbone.dims.embedDim], config.initialScale), true));
     return build(scale, config, classNames, template, source);
   },
   restore(manifest: ModuleManifest, tensors: Map<string, tf.Tensor>) {

@@ -10,3 +10,6 @@ export * from './backbones/index.js';
 export { version } from './version.js';
 export * from './adapters/index.js';
 export * from './training/index.js';
+export * from './metrics/index.js';
+export * from './pipeline/index.js';
+export * from './data/index.js';

@@ -1,0 +1,197 @@
+import * as TE from 'fp-ts/lib/TaskEither.js';
+import { pipe } from 'fp-ts/lib/function.js';
+import { FeatureCache } from '../adapters/features.js';
+import { getMethod, resolveConfig } from '../adapters/registry.js';
+import { moduleManifest } from '../adapters/save.js';
+import type { TuningMethod, TuningModule } from '../adapters/types.js';
+import type { Backbone } from '../backbones/types.js';
+import { createRandom } from '../runtime/random.js';
+import { accuracy, predict } from '../training/predict.js';
+import { sampleFewShot } from '../training/sampler.js';
+import { SubsetImageSource } from '../training/subset-source.js';
+import { trainModule } from '../training/train.js';
+import { TrainingDivergedError, type ImageSource, type TrainOptions, type TrainReport, type TrainingProgress } from '../training/types.js';
+import type { PredictionSets } from '../metrics/types.js';
+import { fromException, type PipelineError } from './errors.js';
+import { checkCompatibility } from './preflight.js';
+import type { CellKey, CellResult, ConditionResult } from './results.js';
+import { summarizeCell, type DecisionSettings } from './summarize.js';
+
+/**
+ * A labelled data set for one cell: the few-shot training pool and the test set, each opened for a given
+ * backbone (backbones can preprocess images differently), with class names and template.
+ */
+export interface TransferDataset {
+  readonly name: string;
+  readonly classNames: readonly string[];
+  /** Prompt template of the zero-shot baseline and of modules that start from it. */
+  readonly template: string;
+  train(backbone: Backbone): ImageSource;
+  test(backbone: Backbone): ImageSource;
+}
+
+/** A data set whose splits are the same for every backbone, such as in-memory tensors. */
+export function fixedDataset(name: string, classNames: readonly string[], template: string, train: ImageSource, test: ImageSource): TransferDataset {
+  return { name, classNames, template, train: () => train, test: () => test };
+}
+
+/** One evaluate-transfer run: a method on a data set, trained on the source and moved to the target. */
+export interface TransferTask {
+  readonly source: Backbone;
+  readonly target: Backbone;
+  readonly dataset: TransferDataset;
+  readonly method: string;
+  /** The method's config; fields left out take the method's defaults. */
+  readonly config?: unknown;
+  /** Training overrides (epochs, learning rate, ...). */
+  readonly training?: Omit<TrainOptions, 'seed'>;
+  readonly seed: number;
+  readonly shots: number;
+  /** Also train the module afresh on the target, the retrain reference. Default true. */
+  readonly retrain?: boolean;
+  readonly decision?: DecisionSettings;
+  /** Bootstrap resamples for metric intervals; 0 turns them off. Default 1000. */
+  readonly bootstrapSamples?: number;
+  readonly onProgress?: (event: { readonly phase: 'train-source' | 'retrain-target'; readonly progress: TrainingProgress }) => void;
+  /** Shared feature cache; a private one is created and freed when absent. */
+  readonly features?: FeatureCache;
+}
+
+/** The K-shot training examples, opened for `backbone`; the same indices for source and target. */
+function fewShotSplit(task: TransferTask, backbone: Backbone, indices: readonly number[]): ImageSource {
+  return new SubsetImageSource(task.dataset.train(backbone), indices, `${task.dataset.name}/train/${task.shots}-shot/seed-${task.seed}`);
+}
+
+function condition(predictions: Int32Array, labels: Int32Array): ConditionResult {
+  return { accuracy: accuracy(predictions, labels), predictions: Array.from(predictions) };
+}
+
+interface Trained {
+  readonly module: TuningModule;
+  readonly report: TrainReport;
+}
+
+function train(method: TuningMethod<unknown>, config: unknown, backbone: Backbone, task: TransferTask, data: ImageSource, features: FeatureCache, phase: 'train-source' | 'retrain-target') {
+  return TE.tryCatch<PipelineError, Trained>(
+    async () => {
+      const module = method.create({ backbone, classNames: task.dataset.classNames, config, random: createRandom(task.seed).fork(`init-${method.name}`), template: task.dataset.template });
+      try {
+        const onProgress = task.onProgress === undefined ? undefined : (progress: TrainingProgress) => task.onProgress?.({ phase, progress });
+        const report = await trainModule(module, backbone, features, data, { ...task.training, seed: task.seed, method, ...(onProgress === undefined ? {} : { onProgress }) });
+        return { module, report };
+      } catch (error) {
+        module.dispose();
+        throw error;
+      }
+    },
+    (error) =>
+      error instanceof TrainingDivergedError
+        ? { _tag: 'TrainingDiverged', method: method.name, message: error.message }
+        : { _tag: 'EvaluationFailed', step: phase, message: error instanceof Error ? error.message : String(error) },
+  );
+}
+
+function predictWith(module: TuningModule | undefined, backbone: Backbone, features: FeatureCache, task: TransferTask, step: string) {
+  return TE.tryCatch(
+    () => predict(module, backbone, features, task.dataset.test(backbone), { classNames: task.dataset.classNames, template: task.dataset.template }),
+    fromException('EvaluationFailed', { step }),
+  );
+}
+
+/**
+ * Runs evaluate-transfer for one cell: draw the seeded K-shot training split, train the module on the
+ * source, predict with it, preflight it against the target, predict with target zero-shot, target +
+ * transplanted and (optionally) target + retrained, then compute metrics, cost and the decision.
+ * A module that fails preflight ends the run with `IncompatibleModule` before any target compute.
+ */
+export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineError, CellResult> {
+  const features = task.features ?? new FeatureCache();
+  const key: CellKey = { method: task.method, dataset: task.dataset.name, seed: task.seed, shots: task.shots };
+  const disposeAll = (modules: Array<TuningModule | undefined>) => {
+    modules.forEach((m) => m?.dispose());
+    if (task.features === undefined) features.dispose();
+  };
+  let trained: Trained | undefined;
+  let retrained: Trained | undefined;
+
+  const run = pipe(
+    TE.Do,
+    TE.bind('method', () => TE.tryCatch(async () => getMethod(task.method), fromException('InvalidConfig', {}))),
+    TE.bind('config', ({ method }) => TE.tryCatch(async () => resolveConfig(method, task.config ?? {}), fromException('InvalidConfig', {}))),
+    TE.bind('shotIndices', () =>
+      TE.tryCatch(
+        async () => sampleFewShot(task.dataset.train(task.source).labels, task.dataset.classNames.length, task.shots, createRandom(task.seed).fork('shots')).indices,
+        fromException('DatasetError', { dataset: task.dataset.name }),
+      ),
+    ),
+    TE.bind('source', ({ method, config, shotIndices }) => train(method, config, task.source, task, fewShotSplit(task, task.source, shotIndices), features, 'train-source')),
+    TE.chainFirst(({ source }) => TE.fromIO(() => void (trained = source))),
+    TE.bind('sourcePredictions', ({ source }) => predictWith(source.module, task.source, features, task, 'source + module')),
+    TE.chainFirst(({ source }) => {
+      const mismatches = checkCompatibility(moduleManifest(source.module), task.target, task.dataset.classNames);
+      return mismatches.length === 0
+        ? TE.right(undefined)
+        : TE.left<PipelineError>({ _tag: 'IncompatibleModule', method: task.method, mismatches, message: `${mismatches.length} mismatch(es) with ${task.target.identity.name}` });
+    }),
+    TE.bind('zeroShot', () => predictWith(undefined, task.target, features, task, 'target zero-shot')),
+    TE.bind('transplanted', ({ source }) => predictWith(source.module, task.target, features, task, 'target + transplanted')),
+    TE.bind('retrained', ({ method, config, shotIndices }) =>
+      task.retrain === false
+        ? TE.right(undefined)
+        : pipe(
+            train(method, config, task.target, task, fewShotSplit(task, task.target, shotIndices), features, 'retrain-target'),
+            TE.chainFirst((r) => TE.fromIO(() => void (retrained = r))),
+            TE.chain((r) => pipe(predictWith(r.module, task.target, features, task, 'target + retrained'), TE.map((p) => ({ report: r.report, predictions: p })))),
+          ),
+    ),
+    TE.map(({ method, source, sourcePredictions, zeroShot, transplanted, retrained: retrain }) => {
+      const labels = task.dataset.test(task.target).labels;
+      const sets: PredictionSets = {
+        labels,
+        classNames: task.dataset.classNames,
+        sourceModule: sourcePredictions.predictions,
+        targetZeroShot: zeroShot.predictions,
+        targetTransplanted: transplanted.predictions,
+        ...(retrain === undefined ? {} : { targetRetrained: retrain.predictions.predictions }),
+      };
+      const conditions: Record<string, ConditionResult> = {
+        'source-module': condition(sourcePredictions.predictions, labels),
+        'target-zero-shot': condition(zeroShot.predictions, labels),
+        'target-transplanted': condition(transplanted.predictions, labels),
+      };
+      if (retrain !== undefined) conditions['target-retrained'] = condition(retrain.predictions.predictions, labels);
+      const summary = summarizeCell(sets, {
+        seed: task.seed,
+        bootstrapSamples: task.bootstrapSamples ?? 1000,
+        decision: task.decision ?? {},
+        train: source.report,
+        ...(retrain === undefined ? {} : { retrain: retrain.report }),
+        classes: task.dataset.classNames.length,
+        shots: task.shots,
+      });
+      const cell: CellResult = {
+        key,
+        status: 'ok',
+        kind: method.kind,
+        depth: source.module.attachment.depth,
+        classNames: task.dataset.classNames,
+        labels: Array.from(labels),
+        conditions,
+        metrics: summary.metrics,
+        perClass: summary.perClass,
+        cost: { train: source.report, ...(retrain === undefined ? {} : { retrain: retrain.report }) },
+        decision: summary.decision,
+        mismatches: [],
+      };
+      return cell;
+    }),
+  );
+
+  return async () => {
+    try {
+      return await run();
+    } finally {
+      disposeAll([trained?.module, retrained?.module]);
+    }
+  };
+}

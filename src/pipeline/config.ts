@@ -63,10 +63,23 @@ export const EvaluateConfig = t.intersection([
     retrain: t.boolean,
     /** Bootstrap resamples for metric intervals; 0 turns them off. */
     bootstrap: t.refinement(t.Int, (n) => n >= 0, 'NonNegativeInteger'),
-    /** Prices for the cost model, passed to the decision. */
-    prices: t.UnknownRecord,
-    /** Tolerance for the decision. */
-    tolerance: t.UnknownRecord,
+    /** Prices for the cost model; every price left out is 0. */
+    prices: t.partial({
+      currency: t.string,
+      computePerHour: nonNegative,
+      perLabelledExample: nonNegative,
+      perEngineerHour: nonNegative,
+      engineerHoursPerRetrain: nonNegative,
+      engineerHoursPerMigration: nonNegative,
+      perAccuracyPoint: nonNegative,
+    }),
+    /** The lowest accuracy the business accepts, in points: an absolute minimum or a maximum drop. */
+    tolerance: t.union([
+      t.type({ kind: t.literal('min-accuracy'), points: nonNegative }),
+      t.type({ kind: t.literal('max-drop'), points: nonNegative, relativeTo: t.keyof({ 'source-module': null, 'target-retrained': null }) }),
+    ]),
+    /** Largest loss against target zero-shot, in points, that still counts as compatible. Default 0. */
+    compatibleTolerancePoints: nonNegative,
     backend: t.keyof({ 'tensorflow-gpu': null, tensorflow: null, wasm: null, cpu: null }),
   }),
 ]);

@@ -5,3 +5,4 @@ export * from './summarize.js';
 export * from './evaluate.js';
 export * from './matrix.js';
 export * from './config.js';
+export * from './run.js';

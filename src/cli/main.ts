@@ -1,0 +1,193 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadModule } from '../adapters/save.js';
+import { loadBackbone } from '../backbones/registry.js';
+import { decodeEvaluateConfig } from '../pipeline/config.js';
+import { mergeShards, parseShard } from '../pipeline/matrix.js';
+import { checkCompatibility } from '../pipeline/preflight.js';
+import type { ResultsFile } from '../pipeline/results.js';
+import { runEvaluation } from '../pipeline/run.js';
+import { renderHtml, renderMarkdown, validateResults, type ReportLanguage } from '../report/index.js';
+import { initBackend, type BackendName } from '../runtime/backend.js';
+import { version } from '../version.js';
+import { parseArguments } from './args.js';
+import { createProgress } from './progress.js';
+
+/** Where the CLI writes; tests replace it. */
+export interface CliOutput {
+  readonly stdout: (text: string) => void;
+  readonly stderr: NodeJS.WriteStream;
+}
+
+const usage = `vlm-compat ${version}: do tuning modules survive a vision-language backbone update?
+
+Usage:
+  vlm-compat evaluate --config FILE [--shard I/N] [--backend NAME] [--lang en|ja]
+      Train each module on the source backbone, transplant it to the target, measure and report.
+      Finished cells are kept in the output folder, so a rerun resumes where it stopped.
+  vlm-compat check --config FILE
+      Validate a config and load its backbones without training anything.
+  vlm-compat check --module FOLDER --target NAME|FOLDER [--classes a,b,c]
+      Preflight a saved module against a target backbone; exits with 1 on any mismatch.
+  vlm-compat report --results FILE [--out FOLDER] [--lang en|ja]
+      Render report.md and report.html again from results.json.
+  vlm-compat merge --out FOLDER SHARD_FOLDER...
+      Join the output folders of sharded evaluate runs into one results.json and report.
+
+Options:
+  --shard I/N      run the I-th of N interleaved parts of the matrix (1-based), e.g. one per Slurm array task
+  --backend NAME   tensor backend: tensorflow-gpu, tensorflow, wasm or cpu (default: the first that loads)
+  --lang en|ja     report language (default en)
+`;
+
+class UsageError extends Error {}
+
+function flag(flags: ReadonlyMap<string, string | true>, name: string): string | undefined {
+  const value = flags.get(name);
+  if (value === true) throw new UsageError(`--${name} needs a value`);
+  return value;
+}
+
+function required(flags: ReadonlyMap<string, string | true>, name: string, example: string): string {
+  const value = flag(flags, name);
+  if (value === undefined) throw new UsageError(`missing --${name}, e.g. ${example}`);
+  return value;
+}
+
+function language(flags: ReadonlyMap<string, string | true>): ReportLanguage {
+  const lang = flag(flags, 'lang') ?? 'en';
+  if (lang !== 'en' && lang !== 'ja') throw new UsageError(`--lang must be en or ja, got "${lang}"`);
+  return lang;
+}
+
+async function readJsonFile(path: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Writes report.md and report.html next to results.json and returns the Markdown. */
+export async function writeReports(results: ResultsFile, folder: string, lang: ReportLanguage): Promise<string> {
+  await mkdir(folder, { recursive: true });
+  const markdown = renderMarkdown(results, { lang });
+  await writeFile(join(folder, 'report.md'), markdown);
+  await writeFile(join(folder, 'report.html'), renderHtml(results, { lang }));
+  return markdown;
+}
+
+async function evaluate(flags: ReadonlyMap<string, string | true>, out: CliOutput): Promise<number> {
+  const configPath = required(flags, 'config', '--config vlm-compat.json');
+  const config = decodeEvaluateConfig(await readJsonFile(configPath, 'config'), configPath);
+  const shardText = flag(flags, 'shard');
+  const shard = shardText === undefined ? undefined : parseShard(shardText);
+  const backend = (flag(flags, 'backend') ?? config.backend) as BackendName | undefined;
+  const selection = await initBackend(backend === undefined ? {} : { backend });
+  const progress = createProgress(out.stderr);
+  progress.line(`vlm-compat ${version}: backend ${selection.name}; output ${config.output}`);
+
+  const results = await runEvaluation(config, {
+    ...(shard === undefined ? {} : { shard }),
+    onEvent: (event) => {
+      if (event.type === 'training') {
+        const p = event.progress;
+        progress.update(`  ${event.cell} ${event.phase}`, p.step + 1, p.steps, `epoch ${p.epoch + 1}/${p.epochs} loss ${p.loss.toFixed(3)} ${p.examplesPerSecond.toFixed(0)} ex/s`);
+        return;
+      }
+      const e = event.event;
+      const cell = `${e.key.dataset}/${e.key.method}/${e.key.shots}-shot/seed ${e.key.seed}`;
+      progress.line(`[${e.position + 1}/${e.total}] ${cell}: ${e.outcome}${e.message === undefined ? '' : ` (${e.message.split('\n')[0]})`}`);
+    },
+  });
+  out.stdout(await writeReports(results, config.output, language(flags)));
+  progress.line(`wrote ${join(config.output, 'results.json')}, report.md and report.html`);
+  return results.cells.some((c) => c.status === 'failed') ? 1 : 0;
+}
+
+async function check(flags: ReadonlyMap<string, string | true>, out: CliOutput): Promise<number> {
+  const configPath = flag(flags, 'config');
+  if (configPath !== undefined) {
+    const config = decodeEvaluateConfig(await readJsonFile(configPath, 'config'), configPath);
+    await initBackend(config.backend === undefined ? {} : { backend: config.backend });
+    for (const [role, reference] of [['source', config.source], ['target', config.target]] as const) {
+      const backbone = await loadBackbone(typeof reference === 'string' ? reference : reference.folder);
+      out.stdout(`${role}: ${backbone.identity.family} ${backbone.identity.name} (${backbone.identity.weightsSha256.slice(0, 12)}), embed ${backbone.dims.embedDim}, text ${backbone.dims.textWidth}×${backbone.dims.textLayers}, vision ${backbone.dims.visionWidth}×${backbone.dims.visionLayers}\n`);
+      backbone.dispose();
+    }
+    out.stdout(`${configPath}: valid; ${config.modules.length} module(s) × ${config.datasets.length} data set(s)\n`);
+    return 0;
+  }
+  const modulePath = required(flags, 'module', '--module saved/coop');
+  const targetReference = required(flags, 'target', '--target path/to/eva-clip');
+  await initBackend();
+  const { module, manifest } = await loadModule(modulePath);
+  module.dispose();
+  const target = await loadBackbone(targetReference);
+  const classes = flag(flags, 'classes');
+  const mismatches = checkCompatibility(manifest, target, classes === undefined ? undefined : classes.split(','));
+  target.dispose();
+  if (mismatches.length === 0) {
+    out.stdout(`${manifest.method} (trained on ${manifest.source.identity.name}) fits ${targetReference}: no mismatch\n`);
+    return 0;
+  }
+  out.stdout(`${manifest.method} does not fit ${targetReference}:\n${mismatches.map((m) => `  - ${m.message}`).join('\n')}\n`);
+  return 1;
+}
+
+async function report(flags: ReadonlyMap<string, string | true>, out: CliOutput): Promise<number> {
+  const resultsPath = required(flags, 'results', '--results out/results.json');
+  const results = validateResults(await readJsonFile(resultsPath, 'results'));
+  const folder = flag(flags, 'out') ?? join(resultsPath, '..');
+  out.stdout(await writeReports(results, folder, language(flags)));
+  return 0;
+}
+
+async function merge(flags: ReadonlyMap<string, string | true>, positional: readonly string[], out: CliOutput): Promise<number> {
+  const output = required(flags, 'out', '--out merged shard-1 shard-2');
+  if (positional.length === 0) throw new UsageError('merge needs the shard output folders, e.g. vlm-compat merge --out merged out-1 out-2');
+  const results = await mergeShards(positional, output);
+  out.stdout(await writeReports(results, output, language(flags)));
+  return 0;
+}
+
+/** Runs the CLI on `argv` (without `node` and the script) and returns the exit code: 0 success, 1 failure or mismatch, 2 usage error. */
+export async function main(argv: readonly string[], out: CliOutput = { stdout: (text) => process.stdout.write(text), stderr: process.stderr }): Promise<number> {
+  try {
+    const { command, flags, positional } = parseArguments(argv, new Set(['help', 'version', 'quick']));
+    if (command === undefined || command === 'help' || flags.has('help')) {
+      out.stdout(usage);
+      return command === undefined && !flags.has('help') ? 2 : 0;
+    }
+    if (flags.has('version') || command === 'version') {
+      out.stdout(`${version}\n`);
+      return 0;
+    }
+    switch (command) {
+      case 'evaluate':
+        return await evaluate(flags, out);
+      case 'check':
+        return await check(flags, out);
+      case 'report':
+        return await report(flags, out);
+      case 'merge':
+        return await merge(flags, positional, out);
+      default:
+        throw new UsageError(`unknown command "${command}"; the commands are evaluate, check, report and merge`);
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    out.stderr.write(`vlm-compat: ${message}\n`);
+    if (error instanceof UsageError) {
+      out.stderr.write('Run vlm-compat help for usage.\n');
+      return 2;
+    }
+    return 1;
+  }
+}

@@ -1,0 +1,123 @@
+import { loadBackbone } from '../backbones/registry.js';
+import type { Backbone } from '../backbones/types.js';
+import { FeatureCache } from '../adapters/features.js';
+import { loadCoopSplit, loadImageFolder, type Dataset } from '../data/index.js';
+import type { ImageSource, TrainingProgress } from '../training/types.js';
+import type { EvaluateConfig } from './config.js';
+import { evaluateTransfer, type TransferDataset } from './evaluate.js';
+import { planMatrix, runMatrix, type MatrixEvent, type RunHeader, type Shard } from './matrix.js';
+import type { ResultsFile } from './results.js';
+
+/** Default shots and seeds of a config that names none: 16-shot, one seed, as CoOp's main results. */
+const defaultShots = [16];
+const defaultSeeds = [1];
+
+/** Adapts a loaded data set to evaluate-transfer: each split opened once per backbone with its preprocessing. */
+export function transferDataset(dataset: Dataset): TransferDataset {
+  const opened = new Map<string, ImageSource>();
+  const open = (split: 'train' | 'test', backbone: Backbone): ImageSource => {
+    const key = `${split}:${backbone.identity.weightsSha256}:${backbone.identity.name}`;
+    let source = opened.get(key);
+    if (source === undefined) {
+      source = dataset[split].forBackbone(backbone.preprocess);
+      opened.set(key, source);
+    }
+    return source;
+  };
+  return {
+    name: dataset.name,
+    classNames: dataset.classNames,
+    template: dataset.template,
+    train: (backbone) => open('train', backbone),
+    test: (backbone) => open('test', backbone),
+  };
+}
+
+async function loadDataset(config: EvaluateConfig['datasets'][number]): Promise<Dataset> {
+  const common = { name: config.name, ...(config.template === undefined ? {} : { template: config.template }) };
+  if (config.format === 'coop') {
+    return loadCoopSplit({ root: config.root, ...common, ...(config.splitFile === undefined ? {} : { splitFile: config.splitFile }), ...(config.imageDir === undefined ? {} : { imageDir: config.imageDir }) });
+  }
+  const fractions =
+    config.testFraction === undefined
+      ? {}
+      : { fractions: { train: 1 - config.testFraction - (config.valFraction ?? 0), val: config.valFraction ?? 0, test: config.testFraction } };
+  return loadImageFolder({ root: config.root, ...common, ...fractions });
+}
+
+/** Progress of a whole evaluation: a cell finished, or a training epoch step inside the current cell. */
+export type EvaluationEvent =
+  | { readonly type: 'cell'; readonly event: MatrixEvent }
+  | { readonly type: 'training'; readonly cell: string; readonly phase: 'train-source' | 'retrain-target'; readonly progress: TrainingProgress };
+
+/** Options of {@link runEvaluation}. */
+export interface RunEvaluationOptions {
+  readonly shard?: Shard;
+  readonly onEvent?: (event: EvaluationEvent) => void;
+}
+
+function referenceName(reference: EvaluateConfig['source']): string {
+  return typeof reference === 'string' ? reference : reference.folder;
+}
+
+/**
+ * Runs the evaluate-transfer matrix a config describes: loads both backbones and every data set, runs this
+ * shard's cells (resuming finished ones) and writes `run.json`, `cells/` and `results.json` to the config's
+ * output folder. Backbones are freed at the end.
+ */
+export async function runEvaluation(config: EvaluateConfig, options: RunEvaluationOptions = {}): Promise<ResultsFile> {
+  const source = await loadBackbone(referenceName(config.source)).catch((error: Error) => {
+    throw new Error(`could not load the source backbone "${referenceName(config.source)}": ${error.message}`);
+  });
+  const target = await loadBackbone(referenceName(config.target)).catch((error: Error) => {
+    source.dispose();
+    throw new Error(`could not load the target backbone "${referenceName(config.target)}": ${error.message}`);
+  });
+  const features = new FeatureCache();
+  try {
+    const datasets = new Map<string, TransferDataset>();
+    for (const entry of config.datasets) datasets.set(entry.name, transferDataset(await loadDataset(entry)));
+
+    const modules = new Map(config.modules.map((m) => [m.method, m]));
+    const cells = planMatrix([...modules.keys()], [...datasets.keys()], config.shots ?? defaultShots, config.seeds ?? defaultSeeds);
+    const header: RunHeader = {
+      source: { identity: source.identity, dims: source.dims },
+      target: { identity: target.identity, dims: target.dims },
+      settings: { modules: config.modules, shots: cells.map((c) => c.shots).filter((v, i, a) => a.indexOf(v) === i), seeds: config.seeds ?? defaultSeeds, retrain: config.retrain ?? true, prices: config.prices ?? {}, tolerance: config.tolerance ?? null },
+    };
+    return await runMatrix({
+      cells,
+      output: config.output,
+      header,
+      ...(options.shard === undefined ? {} : { shard: options.shard }),
+      onCell: (event) => options.onEvent?.({ type: 'cell', event }),
+      runCell: (key) => {
+        const module = modules.get(key.method);
+        const cellName = `${key.dataset}/${key.method}/${key.shots}-shot/seed ${key.seed}`;
+        return evaluateTransfer({
+          source,
+          target,
+          dataset: datasets.get(key.dataset) as TransferDataset,
+          method: key.method,
+          ...(module?.options === undefined ? {} : { config: module.options }),
+          ...(module?.training === undefined ? {} : { training: module.training }),
+          seed: key.seed,
+          shots: key.shots,
+          retrain: config.retrain ?? true,
+          decision: {
+            ...(config.prices === undefined ? {} : { prices: config.prices }),
+            ...(config.tolerance === undefined ? {} : { tolerance: config.tolerance }),
+            ...(config.compatibleTolerancePoints === undefined ? {} : { compatibleTolerancePoints: config.compatibleTolerancePoints }),
+          },
+          bootstrapSamples: config.bootstrap ?? 1000,
+          features,
+          onProgress: ({ phase, progress }) => options.onEvent?.({ type: 'training', cell: cellName, phase, progress }),
+        });
+      },
+    });
+  } finally {
+    features.dispose();
+    source.dispose();
+    target.dispose();
+  }
+}

@@ -55,8 +55,8 @@ export interface ModuleContext {
 export interface SourceRecord {
   readonly identity: BackboneIdentity;
   readonly dims: BackboneDimensions;
-  /** The tokenizer's layout and SHA-256. */
-  readonly tokenizer: { readonly kind: string; readonly sha256: string };
+  /** The tokenizer's layout, file hash and layout-independent fingerprint. */
+  readonly tokenizer: { readonly kind: string; readonly sha256: string; readonly fingerprint?: string };
 }
 
 /**

@@ -18,6 +18,11 @@ export interface TokenizerSource {
   readonly kind: TokenizerLayout;
   /** SHA-256 (hex) of the files' bytes in a fixed order: tokenizer.json alone, vocab.json followed by merges.txt, or the bpe_simple file as stored (gzipped or not). */
   readonly sha256: string;
+  /**
+   * SHA-256 (hex) of the vocabulary (tokens in id order) and the merges, independent of the file layout: two
+   * sources of the same tokenizer in different layouts share it.
+   */
+  readonly fingerprint: string;
 }
 
 /** Token ids for a batch of texts, one fixed-length row per text. */
@@ -256,9 +261,25 @@ function specialAddedToken(id: number, content: string): object {
   return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true };
 }
 
-function createClipTokenizer(definition: Record<string, unknown>, vocabSize: number, sotId: number, eotId: number, source: TokenizerSource): ClipTokenizer {
+/** Computes the layout-independent fingerprint of a vocabulary and its merges. */
+function tokenizerFingerprint(vocab: Readonly<Record<string, number>>, merges: ReadonlyArray<readonly [string, string]>): string {
+  const tokens = Object.entries(vocab)
+    .sort((a, b) => a[1] - b[1])
+    .map(([token, id]) => `${id}\t${token}`);
+  return sha256Bytes(new TextEncoder().encode(JSON.stringify([tokens, merges])));
+}
+
+function createClipTokenizer(
+  definition: Record<string, unknown>,
+  vocabSize: number,
+  sotId: number,
+  eotId: number,
+  layout: Omit<TokenizerSource, 'fingerprint'>,
+): ClipTokenizer {
   // Special tokens are added here, not by the library's post-processor, so that tokenize() controls truncation.
   const library = new Tokenizer(definition, {});
+  const model = definition.model as { vocab: Record<string, number>; merges: ReadonlyArray<readonly [string, string]> };
+  const source: TokenizerSource = { ...layout, fingerprint: tokenizerFingerprint(model.vocab, model.merges) };
 
   const encode = (text: string): number[] => library.encode(cleanClipText(text), { add_special_tokens: false }).ids;
 
@@ -310,7 +331,7 @@ function maxId(vocab: Record<string, number>, addedTokens: ReadonlyArray<{ id: n
 }
 
 /** Creates a tokenizer from a vocabulary and merges, adding the two special tokens as added tokens. */
-function fromBpe(bpe: BpeDefinition, source: TokenizerSource, labels: { vocab: string; merges: string }): ClipTokenizer {
+function fromBpe(bpe: BpeDefinition, source: Omit<TokenizerSource, 'fingerprint'>, labels: { vocab: string; merges: string }): ClipTokenizer {
   checkByteSymbols(bpe.vocab, labels.vocab);
   checkMergesAgainstVocab(bpe, labels.merges, labels.vocab);
   const sotId = specialTokenId(bpe.vocab, [], startOfTextToken, labels.vocab);
@@ -374,7 +395,7 @@ export function clipTokenizerFromJson(tokenizerJson: unknown, sha256?: string): 
 export function clipTokenizerFromVocabMerges(vocab: Record<string, number>, merges: string, sha256?: string): ClipTokenizer {
   const checked = checkVocab(vocab, 'vocab');
   const bpe = { vocab: checked, merges: parseMergesText(merges, 'merges') };
-  const source: TokenizerSource = { kind: 'vocab.json+merges.txt', sha256: sha256 ?? vocabMergesSha256(checked, merges) };
+  const source: Omit<TokenizerSource, 'fingerprint'> = { kind: 'vocab.json+merges.txt', sha256: sha256 ?? vocabMergesSha256(checked, merges) };
   return fromBpe(bpe, source, { vocab: 'vocab', merges: 'merges' });
 }
 
@@ -441,7 +462,7 @@ export async function loadClipTokenizer(folder: string): Promise<ClipTokenizer> 
   if (vocabBytes !== undefined && mergesBytes !== undefined) {
     const vocab = checkVocab(parseJson(vocabBytes.toString('utf8'), vocabPath), vocabPath);
     const bpe = { vocab, merges: parseMergesText(mergesBytes.toString('utf8'), mergesPath) };
-    const source: TokenizerSource = { kind: 'vocab.json+merges.txt', sha256: sha256Bytes(Buffer.concat([vocabBytes, mergesBytes])) };
+    const source: Omit<TokenizerSource, 'fingerprint'> = { kind: 'vocab.json+merges.txt', sha256: sha256Bytes(Buffer.concat([vocabBytes, mergesBytes])) };
     const tokenizer = fromBpe(bpe, source, { vocab: vocabPath, merges: mergesPath });
     logger.debug(`loaded CLIP tokenizer from ${vocabPath} and ${mergesPath}`, { vocabSize: tokenizer.vocabSize });
     return tokenizer;

@@ -39,12 +39,15 @@ export function checkCompatibility(manifest: ModuleManifest, backbone: Backbone,
       });
     }
   }
-  if (touchesText && manifest.source.tokenizer.sha256 !== backbone.tokenizer.source.sha256) {
+  // The fingerprint covers vocabulary and merges whatever the file layout; manifests without one compare file hashes.
+  const moduleTokenizer = manifest.source.tokenizer.fingerprint ?? manifest.source.tokenizer.sha256;
+  const backboneTokenizer = manifest.source.tokenizer.fingerprint === undefined ? backbone.tokenizer.source.sha256 : backbone.tokenizer.source.fingerprint;
+  if (touchesText && moduleTokenizer !== backboneTokenizer) {
     mismatches.push({
       field: 'tokenizer',
       module: manifest.source.tokenizer,
       backbone: backbone.tokenizer.source,
-      message: `the module's token embeddings were learned with tokenizer ${manifest.source.tokenizer.sha256.slice(0, 12)} but ${backbone.identity.name} uses ${backbone.tokenizer.source.sha256.slice(0, 12)}; retrain the module or use the source's tokenizer files`,
+      message: `the module's token embeddings were learned with tokenizer ${moduleTokenizer.slice(0, 12)} but ${backbone.identity.name} uses ${backboneTokenizer.slice(0, 12)}; retrain the module or use the source's tokenizer files`,
     });
   }
   if (classNames !== undefined && JSON.stringify(classNames) !== JSON.stringify(manifest.classNames)) {

@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 
 // ESM and CJS builds, each with its own declaration file (.d.ts and .d.cts).
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', 'cli/main': 'src/cli/main.ts' },
+  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', 'testing/vitest': 'src/testing/vitest.ts', 'cli/main': 'src/cli/main.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -1,11 +1,14 @@
 /**
- * Test helpers for putting backbone and tuning-module portability checks into a project's own test suite.
+ * Test helpers for putting tuning-module portability checks into a project's own test suite, with any test
+ * runner. The vitest matcher lives in `vlm-compat/testing/vitest`.
  *
  * @packageDocumentation
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-/** Runs `body` and returns its result along with how many tensors it left allocated (0 means no leak). */
+export { assertPortable, describePortability, measurePortability, PortabilityError, type PortabilityOptions, type PortabilityReport } from './portability.js';
+
+/** Runs `body` and returns its result with how many tensors it left allocated; dispose result tensors inside `body`, so 0 means no leak. */
 export async function countLeakedTensors<T>(body: () => T | Promise<T>): Promise<{ result: T; leaked: number }> {
   const before = tf.memory().numTensors;
   const result = await body();

@@ -19,3 +19,22 @@ export {
   type LoadBackboneOptions,
 } from './clip/load.js';
 export { encodeClipText, encodeClipImage, clipBlock, extractPatches } from './clip/towers.js';
+export type { EvaClipConfig, EvaVisionConfig, EvaBlockWeights, EvaVisionWeights } from './eva/config.js';
+export { EvaClipBackbone, evaDimensions } from './eva/model.js';
+export { evaLayout, evaTextLayout, evaVisionLayout, evaWeightsFromCanonical, isEvaRopeBufferKey, type EvaLayout, type EvaTextPrefix, type EvaClipWeights } from './eva/layouts.js';
+export { inferEvaConfig, evaConfigToOpenClip, evaPreprocess, EvaOpenClipConfigJson } from './eva/infer.js';
+export { initEvaCanonical } from './eva/init.js';
+export { evaRopeTables, ropeTensors, ropeRowsFor, applyRope, type RopeTables, type RopeTensors } from './eva/rope.js';
+export { encodeEvaImage, evaBlock } from './eva/towers.js';
+export { classifyCheckpointKeys, detectCheckpointFamily, type CheckpointKind } from './eva/detect.js';
+export {
+  loadEvaBackbone,
+  evaBackboneFromCheckpoint,
+  saveEvaCheckpoint,
+  detectEvaLayout,
+  evaWeightFiles,
+  WrongBackboneFamilyError,
+  RopeTableError,
+  type EvaCheckpointFormat,
+  type SaveEvaCheckpointOptions,
+} from './eva/load.js';

@@ -2,6 +2,8 @@ import { access } from 'node:fs/promises';
 import { unknownNameMessage } from '../runtime/names.js';
 import type { Backbone } from './types.js';
 import { loadClipBackbone, type LoadBackboneOptions } from './clip/load.js';
+import { detectCheckpointFamily } from './eva/detect.js';
+import { loadEvaBackbone } from './eva/load.js';
 
 /** Loads a named backbone. */
 export type BackboneFactory = (options: LoadBackboneOptions) => Promise<Backbone>;
@@ -21,7 +23,8 @@ export function backboneNames(): string[] {
 
 /**
  * Loads a backbone by registered name, or from a checkpoint folder when `nameOrFolder` is a path that
- * exists. An unknown name lists the registered names and suggests the closest.
+ * exists. A folder is loaded as EVA-CLIP when its safetensors header has EVA-CLIP keys, else as CLIP.
+ * An unknown name lists the registered names and suggests the closest.
  */
 export async function loadBackbone(nameOrFolder: string, options: LoadBackboneOptions = {}): Promise<Backbone> {
   const factory = factories.get(nameOrFolder);
@@ -30,6 +33,9 @@ export async function loadBackbone(nameOrFolder: string, options: LoadBackboneOp
     () => true,
     () => false,
   );
-  if (isFolder) return loadClipBackbone(nameOrFolder, options);
+  if (isFolder) {
+    const family = await detectCheckpointFamily(nameOrFolder);
+    return family === 'eva-clip' ? loadEvaBackbone(nameOrFolder, options) : loadClipBackbone(nameOrFolder, options);
+  }
   throw new Error(`${unknownNameMessage('backbone', nameOrFolder, backboneNames())} Or give the path of a checkpoint folder.`);
 }

@@ -6,11 +6,11 @@ import type { ClipConfig } from '../clip/config.js';
 export interface EvaVisionConfig {
   readonly width: number;
   readonly layers: number;
-  /** Attention heads; the head width (width / heads) must be a multiple of 4 for the 2-D rotary embedding. */
+  /** Attention heads. The head width (width / heads) must be a multiple of 4 for the 2-D rotary embedding. */
   readonly heads: number;
   /** Hidden width of the SwiGLU MLP: int(width × mlp_ratio), 2048 for width 768 and mlp_ratio 2.6667. */
   readonly mlpWidth: number;
-  /** Layer-norm epsilon; 1e-6 in EVA-02. */
+  /** Layer-norm epsilon, 1e-6 in EVA-02. */
   readonly layerNormEps: number;
   /** Input image side, pixels. */
   readonly imageSize: number;

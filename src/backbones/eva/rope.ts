@@ -54,7 +54,7 @@ export interface RopeTensors {
   readonly sin: tf.Tensor2D; // [grid * grid + 1, headWidth]
 }
 
-/** Builds {@link RopeTensors}; the caller owns and disposes them. */
+/** Builds {@link RopeTensors}, which the caller owns and disposes. */
 export function ropeTensors(tables: RopeTables): RopeTensors {
   const identityCos = new Float32Array(tables.headWidth).fill(1);
   const identitySin = new Float32Array(tables.headWidth);

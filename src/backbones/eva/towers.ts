@@ -6,7 +6,7 @@ import type { PromptTokens, TowerHooks } from '../types.js';
 import type { EvaBlockWeights, EvaVisionConfig, EvaVisionWeights } from './config.js';
 import { applyRope, ropeRowsFor, type RopeTensors } from './rope.js';
 
-/** Role of a sequence position that holds no patch: the class token, or a prompt token. Patches hold their grid index (≥ 0). */
+/** Roles of sequence positions without a patch: the class token and prompt tokens. A patch position stores its grid index (≥ 0). */
 const classRole = -2;
 const promptRole = -1;
 
@@ -36,7 +36,7 @@ function placePrompt(x: tf.Tensor3D, roles: readonly number[], prompt: PromptTok
   return { x: placed.x, roles: placeRoles(roles, prompt, where) };
 }
 
-/** Runs one EVA-02 block on x [batch, tokens, width]; `rope` holds the rotary rows of every token. */
+/** Runs one EVA-02 block on x [batch, tokens, width]. `rope` contains the rotary rows of every token. */
 export function evaBlock(
   x: tf.Tensor3D,
   block: EvaBlockWeights,

@@ -1,3 +1,4 @@
 export * from './safetensors.js';
 export * from './hash.js';
 export * from './json.js';
+export * from './convert.js';

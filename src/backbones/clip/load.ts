@@ -4,6 +4,7 @@ import { access, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { readSafetensorsFile, writeSafetensorsFile, type SafetensorsFile, type TensorToWrite } from '../../io/safetensors.js';
 import { sha256File } from '../../io/hash.js';
+import { ptToSafetensorsCommand } from '../../io/convert.js';
 import { decodeJsonFile } from '../../io/json.js';
 import { getLogger, type Logger } from '../../runtime/logger.js';
 import { CheckpointError, compareWithLayout, fromCanonical, toCanonical } from '../checkpoint.js';
@@ -55,8 +56,7 @@ export async function findWeightsFile(folder: string, names: readonly string[]):
   }
   const hint = (await exists(folder)) ? '' : ' (the folder does not exist)';
   throw new Error(
-    `No weights found in ${folder}${hint}: looked for ${names.join(', ')}. vlm-compat reads safetensors only; convert a PyTorch .pt file with ` +
-      `python -c "import torch,safetensors.torch as s; s.save_file({k:v.contiguous() for k,v in torch.load('model.pt',map_location='cpu').items()},'open_clip_model.safetensors')"`,
+    `No weights found in ${folder}${hint}: looked for ${names.join(', ')}. vlm-compat reads safetensors only; convert a PyTorch .pt file with ${ptToSafetensorsCommand}`,
   );
 }
 
@@ -64,6 +64,9 @@ export async function findWeightsFile(folder: string, names: readonly string[]):
 export function detectClipLayout(file: SafetensorsFile): ClipLayout {
   if (file.tensors.has('text_model.embeddings.token_embedding.weight')) return 'hf';
   if (file.tensors.has('visual.conv1.weight')) return 'openai';
+  if (file.tensors.has('visual.patch_embed.proj.weight') || file.tensors.has('visual.trunk.patch_embed.proj.weight')) {
+    throw new Error(`${file.source} looks like an EVA-CLIP checkpoint (it has an EVA patch embedding); load it with loadEvaBackbone or loadBackbone`);
+  }
   const sample = [...file.tensors.keys()].slice(0, 5).join(', ');
   throw new Error(
     `${file.source} is neither a HuggingFace CLIPModel (no text_model.embeddings.token_embedding.weight) nor an OpenAI / open_clip CLIP checkpoint (no visual.conv1.weight); first keys: ${sample}`,

@@ -1,3 +1,4 @@
+import { ptToSafetensorsCommand } from '../../io/convert.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -176,11 +177,6 @@ export function evaBackboneFromCheckpoint(
   return new EvaClipBackbone(identity, config, toCanonical(file.tensors, entries), tokenizer, preprocess);
 }
 
-const conversionCommand =
-  `python3 -c "import torch, safetensors.torch as st; sd = torch.load('model.pt', map_location='cpu'); ` +
-  `sd = next((sd[k] for k in ('state_dict', 'model', 'module') if k in sd), sd); ` +
-  `st.save_file({k.removeprefix('module.'): v.contiguous().clone() for k, v in sd.items()}, 'open_clip_model.safetensors')"`;
-
 /**
  * Finds the weights file of an EVA-CLIP folder. The conversion command in the error clones every tensor,
  * because EVA-CLIP state dicts share one rotary table among all blocks and safetensors rejects shared memory.
@@ -199,7 +195,7 @@ async function findEvaWeightsFile(folder: string): Promise<string> {
     () => ' (the folder does not exist)',
   );
   throw new Error(
-    `No weights found in ${folder}${missingFolder}: looked for ${evaWeightFiles.join(', ')}. vlm-compat reads safetensors only; convert an EVA-CLIP .pt file with ${conversionCommand}`,
+    `No weights found in ${folder}${missingFolder}: looked for ${evaWeightFiles.join(', ')}. vlm-compat reads safetensors only; convert an EVA-CLIP .pt file with ${ptToSafetensorsCommand}`,
   );
 }
 

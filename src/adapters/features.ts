@@ -48,7 +48,7 @@ export class FeatureCache {
     return this.remember(backbone, `text:${JSON.stringify(prompts)}`, () => tf.tidy(() => backbone.encodeText(backbone.tokenize(prompts))));
   }
 
-  /** The zero-shot classifier [classes, embedDim]: L2-normalized text features of the template filled with each class name. */
+  /** Returns the zero-shot classifier [classes, embedDim]: L2-normalized text features of the template filled with each class name. */
   zeroShotClassifier(backbone: Backbone, classNames: readonly string[], template: string): tf.Tensor2D {
     const prompts = classNames.map((name) => fillTemplate(template, name));
     return this.remember(backbone, `zero-shot:${JSON.stringify(prompts)}`, () => l2Normalize(this.textFeatures(backbone, prompts)));

@@ -8,7 +8,7 @@ import type { FeatureCache } from './features.js';
 export type ModuleKind = 'prompt' | 'adapter' | 'lora' | 'deep' | 'probe';
 
 /**
- * Where a module touches the backbone, from shallow to deep: the text input tokens, the image input
+ * The place where a module touches the backbone, from shallow to deep: the text input tokens, the image input
  * tokens, every layer of one or both towers, or the output features. Ordered for charts by {@link depthOrder}.
  */
 export type AttachmentDepth = 'text-input' | 'vision-input' | 'text-layers' | 'vision-layers' | 'both-layers' | 'output-features';
@@ -17,12 +17,12 @@ export type AttachmentDepth = 'text-input' | 'vision-input' | 'text-layers' | 'v
 export const depthOrder: readonly AttachmentDepth[] = ['text-input', 'vision-input', 'text-layers', 'vision-layers', 'both-layers', 'output-features'];
 
 /**
- * What a module needs from a tower during training: nothing, its frozen output features (which the
+ * A module's need from a tower during training: nothing, its frozen output features (which the
  * engine computes once and caches), or backpropagation through the tower.
  */
 export type TowerNeed = 'none' | 'frozen-features' | 'backprop';
 
-/** Where a module attaches and what it needs from each tower. */
+/** The attachment of a module: where it touches the backbone and its needs from each tower. */
 export interface Attachment {
   readonly depth: AttachmentDepth;
   /** Towers the module changes. */
@@ -33,7 +33,7 @@ export interface Attachment {
   readonly vision: TowerNeed;
 }
 
-/** A batch of examples as a module sees it. */
+/** A batch of examples in the form a module receives it. */
 export interface ModuleBatch {
   /** Preprocessed images [batch, size, size, 3]; present when the module backpropagates through the vision tower. */
   readonly images?: tf.Tensor4D;
@@ -41,7 +41,7 @@ export interface ModuleBatch {
   readonly imageFeatures?: tf.Tensor2D;
 }
 
-/** What a module gets on every call: the backbone it runs on, a cache of frozen features and the mode. */
+/** The context of every module call: the backbone it runs on, a cache of frozen features and the mode. */
 export interface ModuleContext {
   readonly backbone: Backbone;
   readonly features: FeatureCache;
@@ -114,7 +114,7 @@ export interface TrainingDefaults {
   readonly momentum: number;
 }
 
-/** What a method's `create` receives. */
+/** The options of a method's `create`. */
 export interface CreateOptions<C> {
   readonly backbone: Backbone;
   readonly classNames: readonly string[];
@@ -156,6 +156,6 @@ export interface ModuleManifest {
   readonly tensors: ReadonlyArray<{ readonly name: string; readonly shape: readonly number[]; readonly role: 'parameter' | 'buffer' }>;
   readonly dtype: 'F32';
   readonly libraryVersion: string;
-  /** How the module was made: `trained`, or a migration record. */
+  /** The origin of the module: `trained`, or a migration record. */
   readonly provenance?: Record<string, unknown>;
 }

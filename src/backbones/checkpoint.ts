@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { toFloat32, type RawTensor } from '../io/safetensors.js';
 
-/** How one checkpoint tensor becomes canonical tensors. */
+/** The conversion from one checkpoint tensor to canonical tensors. */
 export type Conversion =
   /** Same values, possibly a different but equal-sized shape (a scalar stored as [1], say). */
   | 'copy'
@@ -65,7 +65,11 @@ export function compareWithLayout(
   for (const [key, tensor] of tensors) {
     if (!expected.has(key) && !ignorable(key)) problems.push({ kind: 'unexpected', key, found: tensor.shape });
   }
-  return problems.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // Code-point order, so the listing does not depend on the locale.
+  return problems.sort((a, b) => {
+    if (a.key === b.key) return 0;
+    return a.key < b.key ? -1 : 1;
+  });
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

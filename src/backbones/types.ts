@@ -5,7 +5,7 @@ import type { PreprocessConfig } from './preprocess.js';
 /** One of the two towers of a vision-language backbone. */
 export type Tower = 'text' | 'vision';
 
-/** Who a backbone is: enough to tell two checkpoints apart and to record where a tuning module came from. */
+/** The identity of a backbone: enough to tell two checkpoints apart and to record where a tuning module came from. */
 export interface BackboneIdentity {
   /** Architecture family, for example `clip` or `eva-clip`. */
   readonly family: string;
@@ -21,14 +21,21 @@ export interface BackboneIdentity {
 export interface BackboneDimensions {
   /** Width of the joint image-text embedding space. */
   readonly embedDim: number;
+  /** Width of the text transformer's hidden states. */
   readonly textWidth: number;
+  /** Width of the vision transformer's hidden states. */
   readonly visionWidth: number;
+  /** Number of transformer blocks in the text tower. */
   readonly textLayers: number;
+  /** Number of transformer blocks in the vision tower. */
   readonly visionLayers: number;
+  /** Attention heads per text block. */
   readonly textHeads: number;
+  /** Attention heads per vision block. */
   readonly visionHeads: number;
   /** Maximum number of text tokens, SOT and EOT included. */
   readonly contextLength: number;
+  /** Number of token ids the text embedding table has. */
   readonly vocabSize: number;
   /** Input image side, pixels. */
   readonly imageSize: number;
@@ -41,8 +48,11 @@ export type ProjectionName = 'q' | 'k' | 'v' | 'out' | 'mlp_in' | 'mlp_gate' | '
 
 /** A projection of one layer of one tower. */
 export interface ProjectionSite {
+  /** The tower. */
   readonly tower: Tower;
+  /** Transformer block index, 0-based. */
   readonly layer: number;
+  /** The projection inside the block. */
   readonly projection: ProjectionName;
 }
 
@@ -55,12 +65,13 @@ export interface PromptTokens {
   readonly tokens: tf.Tensor2D | tf.Tensor3D;
   /** Sequence index of the first prompt token. */
   readonly at: number;
+  /** `insert` lengthens the sequence; `replace` overwrites tokens from `at` on. */
   readonly mode: 'insert' | 'replace';
 }
 
 /**
- * Attachment points of one tower. Every hook is optional and called during the forward pass; tensors it
- * returns are owned by the caller's `tf.tidy` scope, so hooks may create tensors freely.
+ * Attachment points of one tower. Every hook is optional and called during the forward pass. Tensors a hook
+ * returns belong to the caller's `tf.tidy` scope, so hooks may create tensors freely.
  */
 export interface TowerHooks {
   /**
@@ -78,7 +89,9 @@ export interface TowerHooks {
 
 /** Hooks for both towers. */
 export interface BackboneHooks {
+  /** Hooks of the text tower. */
   readonly text?: TowerHooks;
+  /** Hooks of the vision tower. */
   readonly vision?: TowerHooks;
 }
 
@@ -87,9 +100,13 @@ export interface BackboneHooks {
  * what a tuning module owns. Encoders return unnormalized features [batch, embedDim].
  */
 export interface Backbone {
+  /** Name, revision and weights hash. */
   readonly identity: BackboneIdentity;
+  /** Sizes a tuning module depends on. */
   readonly dims: BackboneDimensions;
+  /** How images must be resized and normalized for this backbone. */
   readonly preprocess: PreprocessConfig;
+  /** The text tokenizer, with the file hash recorded in module manifests. */
   readonly tokenizer: ClipTokenizer;
   /** exp of the learned temperature, the factor applied to cosine similarities (100 for OpenAI CLIP). */
   readonly logitScale: number;
@@ -104,6 +121,15 @@ export interface Backbone {
    * i sits at `eot[i]` → [batch, embedDim]. This is how prompt modules replace tokens.
    */
   encodeTextEmbeddings(embeddings: tf.Tensor3D, eot: readonly number[], hooks?: TowerHooks): tf.Tensor2D;
+  /**
+   * Encodes every prefix [prefixes, P, textWidth] followed by every suffix [suffixes, S, textWidth] (token
+   * embeddings before position embeddings) → [prefixes * suffixes, embedDim], row `p * suffixes + s`.
+   * `eot[s]` is the EOT position of suffix s counted from the start of the prefix (P ≤ eot[s] < P + S).
+   * Equals {@link encodeTextEmbeddings} on the concatenated sequences, but computes each prefix once per
+   * layer. Optional: backbones whose text tower is not causal leave it out. `projectionDelta` hooks must act
+   * on each row independently; `inputPrompt` and `layerPrompt` hooks are rejected.
+   */
+  encodeTextWithSharedPrefix?(prefixes: tf.Tensor3D, suffixes: tf.Tensor3D, eot: readonly number[], hooks?: TowerHooks): tf.Tensor2D;
   /** Encodes preprocessed images [batch, imageSize, imageSize, 3] (NHWC, normalized) → [batch, embedDim]. */
   encodeImage(pixels: tf.Tensor4D, hooks?: TowerHooks): tf.Tensor2D;
   /** Every weight by its canonical name. The tensors belong to the backbone: do not dispose them. */

@@ -13,7 +13,7 @@ import { version } from '../version.js';
 import { parseArguments } from './args.js';
 import { createProgress } from './progress.js';
 
-/** Where the CLI writes; tests replace it. */
+/** The streams the CLI writes to; tests replace them. */
 export interface CliOutput {
   readonly stdout: (text: string) => void;
   readonly stderr: NodeJS.WriteStream;

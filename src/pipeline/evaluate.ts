@@ -30,7 +30,7 @@ export interface TransferDataset {
   test(backbone: Backbone): ImageSource;
 }
 
-/** A data set whose splits are the same for every backbone, such as in-memory tensors. */
+/** Wraps splits that are the same for every backbone, such as in-memory tensors, as a transfer data set. */
 export function fixedDataset(name: string, classNames: readonly string[], template: string, train: ImageSource, test: ImageSource): TransferDataset {
   return { name, classNames, template, train: () => train, test: () => test };
 }
@@ -57,7 +57,7 @@ export interface TransferTask {
   readonly features?: FeatureCache;
 }
 
-/** The K-shot training examples, opened for `backbone`; the same indices for source and target. */
+/** Opens the K-shot training examples for `backbone`, with the same indices for source and target. */
 function fewShotSplit(task: TransferTask, backbone: Backbone, indices: readonly number[]): ImageSource {
   return new SubsetImageSource(task.dataset.train(backbone), indices, `${task.dataset.name}/train/${task.shots}-shot/seed-${task.seed}`);
 }
@@ -99,9 +99,9 @@ function predictWith(module: TuningModule | undefined, backbone: Backbone, featu
 }
 
 /**
- * Runs evaluate-transfer for one cell: draw the seeded K-shot training split, train the module on the
- * source, predict with it, preflight it against the target, predict with target zero-shot, target +
- * transplanted and (optionally) target + retrained, then compute metrics, cost and the decision.
+ * Runs evaluate-transfer for one cell. It draws the seeded K-shot training split, trains the module on the
+ * source and predicts with it, then preflights it against the target. It predicts with target zero-shot,
+ * target + transplanted and (optionally) target + retrained, then computes metrics, cost and the decision.
  * A module that fails preflight ends the run with `IncompatibleModule` before any target compute.
  */
 export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineError, CellResult> {

@@ -29,7 +29,7 @@ export function planMatrix(methods: readonly string[], datasets: readonly string
   return cells;
 }
 
-/** The cells one shard runs. */
+/** Returns the cells one shard runs. */
 export function selectShard(cells: readonly CellKey[], shard?: Shard): CellKey[] {
   return shard === undefined ? [...cells] : cells.filter((_, i) => i % shard.count === shard.index);
 }

@@ -3,7 +3,7 @@ import type { Backbone, BackboneDimensions } from '../backbones/types.js';
 
 /** One way a saved module does not fit a target backbone. */
 export interface Mismatch {
-  /** What differs: a dimension name, `tokenizer` or `classNames`. */
+  /** The field that differs: a dimension name, `tokenizer` or `classNames`. */
   readonly field: keyof BackboneDimensions | 'tokenizer' | 'classNames';
   readonly module: unknown;
   readonly backbone: unknown;

@@ -19,21 +19,30 @@ export const backendPackages: Readonly<Record<BackendName, string>> = {
 
 /** The outcome of backend selection: the backend in use and why each other candidate was skipped. */
 export interface BackendSelection {
+  /** The backend in use. */
   readonly name: BackendName;
   /** The tfjs registry name of the active backend (`tensorflow`, `wasm` or `cpu`). */
   readonly tfjsName: string;
-  readonly skipped: ReadonlyArray<{ readonly name: BackendName; readonly reason: string }>;
+  /** Backends tried before the active one, each with the reason it could not be loaded. */
+  readonly skipped: ReadonlyArray<{
+    /** The backend that was skipped. */
+    readonly name: BackendName;
+    /** The reason it could not be loaded, such as `not installed`. */
+    readonly reason: string;
+  }>;
 }
 
 /** Options for {@link initBackend}. */
 export interface BackendOptions {
   /** Backend to use. Overrides `VLM_COMPAT_BACKEND`. Without either, the first that loads in {@link backendPreference}. */
   readonly backend?: BackendName;
+  /** Logger that records the choice; the library-wide logger from `getLogger()` when absent. */
   readonly logger?: Logger;
 }
 
 /** Raised when a requested backend is unknown or its package is not installed. */
 export class BackendUnavailableError extends Error {
+  /** Error name: `BackendUnavailableError`. */
   override readonly name = 'BackendUnavailableError';
 }
 

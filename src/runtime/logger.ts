@@ -3,9 +3,13 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 /** A leveled logger. Library code logs only through this interface and never prints. */
 export interface Logger {
+  /** Logs a detail useful only when diagnosing a problem. */
   debug(message: string, fields?: Record<string, unknown>): void;
+  /** Logs a normal event, such as which backend was chosen. */
   info(message: string, fields?: Record<string, unknown>): void;
+  /** Logs a problem the library worked around. */
   warn(message: string, fields?: Record<string, unknown>): void;
+  /** Logs a failure. */
   error(message: string, fields?: Record<string, unknown>): void;
 }
 

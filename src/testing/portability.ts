@@ -8,7 +8,7 @@ import { moduleManifest } from '../adapters/save.js';
 import { accuracy, predict } from '../training/predict.js';
 import type { ImageSource } from '../training/types.js';
 
-/** What a portability check evaluates on and the thresholds it enforces. */
+/** The data a portability check evaluates on and the thresholds it enforces. */
 export interface PortabilityOptions {
   /** The backbone the module was trained on. */
   readonly source: Backbone;
@@ -104,8 +104,8 @@ export function describePortability(module: TuningModule, target: Backbone, repo
 }
 
 /**
- * Checks that a module transplanted onto `target` meets the thresholds; throws a PortabilityError that shows
- * the metric values, the thresholds and the worst classes when it does not. Works with any test runner.
+ * Checks that a module transplanted onto `target` meets the thresholds, with any test runner. When it does
+ * not, throws a PortabilityError that shows the metric values, the thresholds and the worst classes.
  */
 export async function assertPortable(module: TuningModule, target: Backbone, options: PortabilityOptions): Promise<PortabilityReport> {
   const report = await measurePortability(module, target, options);

@@ -67,7 +67,7 @@ export function adamw(variables: ReadonlyMap<string, tf.Variable>, weightDecay: 
 }
 
 /**
- * The learning rate at a step: a constant warmup rate for the first `warmupSteps` steps, then cosine
+ * Returns the learning rate at a step: a constant warmup rate for the first `warmupSteps` steps, then cosine
  * decay from `base` to 0 over the remaining steps (Dassl's "constant" warmup followed by cosine).
  */
 export function cosineWithWarmup(step: number, totalSteps: number, base: number, warmupSteps: number, warmupRate: number): number {

@@ -48,7 +48,7 @@ export interface TrainOptions extends Partial<TrainingDefaults> {
   readonly logger?: Logger;
 }
 
-/** What a training run cost and how it ended. */
+/** The cost and outcome of a training run. */
 export interface TrainReport {
   /** Wall-clock time, seconds. */
   readonly seconds: number;

@@ -23,7 +23,9 @@ export function initClipCanonical(config: ClipConfig, random: Random, std = 0.02
       const isShift = name.endsWith('.beta') || name.endsWith('.bias');
       for (let i = 0; i < size; i++) {
         const noise = random.normal();
-        values[i] = isScale ? 1 + 0.1 * noise : isShift ? 0.1 * std * noise * 5 : std * noise;
+        if (isScale) values[i] = 1 + 0.1 * noise;
+      else if (isShift) values[i] = 0.5 * std * noise;
+      else values[i] = std * noise;
       }
       canonical.set(name, tf.tensor(values, shape));
     });

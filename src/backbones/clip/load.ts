@@ -48,7 +48,7 @@ async function readOptional(path: string): Promise<string | undefined> {
   return (await exists(path)) ? readFile(path, 'utf8') : undefined;
 }
 
-/** Finds the weights file of a checkpoint folder, with an error that says what was looked for and how to convert a .pt file. */
+/** Finds the weights file of a checkpoint folder, with an error that lists the files looked for and shows how to convert a .pt file. */
 export async function findWeightsFile(folder: string, names: readonly string[]): Promise<string> {
   for (const name of names) {
     const path = join(folder, name);

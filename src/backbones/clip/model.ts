@@ -4,6 +4,7 @@ import type { ClipTokenizer, TokenizedBatch } from '../tokenizer.js';
 import type { Backbone, BackboneDimensions, BackboneIdentity, TowerHooks } from '../types.js';
 import type { ClipConfig, ClipWeights } from './config.js';
 import { clipWeightsFromCanonical } from './layouts.js';
+import { encodeClipTextWithSharedPrefix } from './prefix.js';
 import { encodeClipImage, encodeClipText } from './towers.js';
 
 /** CLIP clamps exp(logit_scale) at 100. */
@@ -51,6 +52,10 @@ export class ClipBackbone implements Backbone {
 
   encodeTextEmbeddings(embeddings: tf.Tensor3D, eot: readonly number[], hooks?: TowerHooks): tf.Tensor2D {
     return tf.tidy(() => encodeClipText(this.model.text, this.config.text, embeddings, eot, hooks));
+  }
+
+  encodeTextWithSharedPrefix(prefixes: tf.Tensor3D, suffixes: tf.Tensor3D, eot: readonly number[], hooks?: TowerHooks): tf.Tensor2D {
+    return tf.tidy(() => encodeClipTextWithSharedPrefix(this.model.text, this.config.text, prefixes, suffixes, eot, hooks));
   }
 
   encodeImage(pixels: tf.Tensor4D, hooks?: TowerHooks): tf.Tensor2D {

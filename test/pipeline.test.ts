@@ -80,7 +80,7 @@ describe('evaluateTransfer', () => {
     const narrow = new ClipBackbone({ family: 'clip', name: 'narrow', revision: 'x', weightsSha256: 'f'.repeat(64) }, config, tinyClipCanonical(config, 5), clipTokenizerFromVocabMerges(vocab, merges), openaiClipPreprocess(16));
     const result = await evaluateTransfer(task({ target: narrow }))();
     expect(result._tag).toBe('Left');
-    const error = (result as { left: { _tag: string; mismatches: Array<{ field: string }> } }).left;
+    const error = (result as unknown as { left: { _tag: string; mismatches: Array<{ field: string }> } }).left;
     expect(error._tag).toBe('IncompatibleModule');
     expect(error.mismatches.map((m) => m.field)).toEqual(['embedDim']);
     narrow.dispose();

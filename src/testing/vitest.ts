@@ -25,7 +25,9 @@ export const portabilityMatchers = {
 };
 
 declare module 'vitest' {
-  interface Assertion<T> {
+  // vitest merges this interface into `expect(...)` assertions; the type parameter must keep vitest's name and default.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  interface Matchers<T = any> {
     /** Asserts that the tuning module transplanted onto `target` meets the thresholds. */
     toTransferTo(target: Backbone, options: PortabilityOptions): Promise<T>;
   }

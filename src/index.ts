@@ -13,3 +13,4 @@ export * from './training/index.js';
 export * from './metrics/index.js';
 export * from './pipeline/index.js';
 export * from './data/index.js';
+export * from './report/index.js';

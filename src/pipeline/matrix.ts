@@ -1,6 +1,8 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
+import { getMethod } from '../adapters/registry.js';
+import type { ModuleKind } from '../adapters/types.js';
 import { version } from '../version.js';
 import { describePipelineError, type PipelineError } from './errors.js';
 import { resultsSchemaVersion, type BackboneRecord, type CellKey, type CellResult, type ResultsFile } from './results.js';
@@ -91,12 +93,22 @@ export interface MatrixOptions {
   readonly onCell?: (event: MatrixEvent) => void;
 }
 
+function methodKind(name: string): ModuleKind {
+  try {
+    return getMethod(name).kind;
+  } catch {
+    return 'prompt';
+  }
+}
+
 function failedCell(key: CellKey, error: PipelineError): CellResult {
   const incompatible = error._tag === 'IncompatibleModule';
   return {
     key,
     status: incompatible ? 'incompatible' : 'failed',
-    kind: 'prompt',
+    kind: methodKind(key.method),
+    // NOTE: depth belongs to a module instance, which a stopped cell may never have built; reports take it
+    // from an ok cell of the same method when there is one.
     depth: 'text-input',
     classNames: [],
     labels: [],

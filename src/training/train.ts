@@ -80,8 +80,19 @@ export async function trainModule(
 
   if (module.fit !== undefined) {
     const imageFeatures = await encodeImages(backbone, data, all);
-    await module.fit({ backbone, features, training: false }, { imageFeatures, labels: data.labels });
+    const validation = options.validation;
+    const validationFeatures =
+      validation === undefined ? undefined : await encodeImages(backbone, validation, Array.from({ length: validation.size }, (_, i) => i));
+    await module.fit(
+      { backbone, features, training: false },
+      {
+        imageFeatures,
+        labels: data.labels,
+        ...(validation === undefined || validationFeatures === undefined ? {} : { validation: { imageFeatures: validationFeatures, labels: validation.labels } }),
+      },
+    );
     imageFeatures.dispose();
+    validationFeatures?.dispose();
     if (!(module.trainAfterFit ?? false) || settings.epochs === 0) return report(0, 0, data.size, Number.NaN);
   }
 

@@ -23,18 +23,27 @@ export interface ImageSource {
 
 /** A training progress event. */
 export interface TrainingProgress {
+  /** Current epoch, 0-based. */
   readonly epoch: number;
+  /** Total epochs. */
   readonly epochs: number;
+  /** Optimizer step just taken, 0-based and counted across epochs. */
   readonly step: number;
+  /** Total optimizer steps of the run. */
   readonly steps: number;
+  /** Loss of this step's batch. */
   readonly loss: number;
+  /** Learning rate of this step. */
   readonly learningRate: number;
+  /** Throughput of this step. */
   readonly examplesPerSecond: number;
 }
 
 /** Options of one training run. Training fields left out take the method's defaults. */
 export interface TrainOptions extends Partial<TrainingDefaults> {
+  /** Seed of batch order, augmentation and dropout. */
   readonly seed: number;
+  /** Called after every optimizer step. */
   readonly onProgress?: (event: TrainingProgress) => void;
   /**
    * Augmented views of each training image. Modules that only read frozen image features train on
@@ -43,8 +52,11 @@ export interface TrainOptions extends Partial<TrainingDefaults> {
   readonly views?: number;
   /** Random augmentation for modules that backpropagate through the vision tower. Default true. */
   readonly augment?: boolean;
+  /** Labelled validation examples; methods that fit on frozen features use them to choose hyperparameters. */
+  readonly validation?: ImageSource;
   /** Compute frozen features once (true, the default) or again at every step (false; for tests and benchmarks). */
   readonly cacheFrozenFeatures?: boolean;
+  /** Logger for epoch losses; the library-wide logger from `getLogger()` when absent. */
   readonly logger?: Logger;
 }
 
@@ -54,7 +66,9 @@ export interface TrainReport {
   readonly seconds: number;
   /** Training examples processed, counting repeats across epochs. */
   readonly examplesSeen: number;
+  /** Optimizer steps taken; 0 for a training-free fit. */
   readonly steps: number;
+  /** Epochs run; 0 for a training-free fit. */
   readonly epochs: number;
   /** Number of trainable scalars. */
   readonly trainableParameters: number;
@@ -66,12 +80,18 @@ export interface TrainReport {
 
 /** Raised when the loss becomes NaN or infinite; names the epoch and step and suggests a lower learning rate. */
 export class TrainingDivergedError extends Error {
+  /** Error name: `TrainingDivergedError`. */
   override readonly name = 'TrainingDivergedError';
   constructor(
+    /** Registry name of the method being trained. */
     readonly method: string,
+    /** Epoch of the failing step, 0-based. */
     readonly epoch: number,
+    /** Failing optimizer step, 0-based and counted across epochs. */
     readonly step: number,
+    /** The non-finite loss. */
     readonly loss: number,
+    /** Learning rate of the failing step. */
     readonly learningRate: number,
   ) {
     super(

@@ -8,6 +8,8 @@
  * await expect(module).toTransferTo(target, { source, dataset, minRetention: 0.9, maxNfr: 0.05 });
  * ```
  *
+ * For the types, declare {@link PortabilityMatchers} in vitest's `Matchers` interface as shown there.
+ *
  * @packageDocumentation
  */
 import type { TuningModule } from '../adapters/types.js';
@@ -20,15 +22,28 @@ export const portabilityMatchers = {
   async toTransferTo(received: TuningModule, target: Backbone, options: PortabilityOptions) {
     const report = await measurePortability(received, target, options);
     const message = describePortability(received, target, report, options.worstClasses);
-    return { pass: report.failures.length === 0, message: () => message };
+    return {
+      /** True when every threshold holds. */
+      pass: report.failures.length === 0,
+      /** The measured values, the failed thresholds and the worst classes. */
+      message: () => message,
+    };
   },
 };
 
-declare module 'vitest' {
-  // vitest merges this interface into `expect(...)` assertions; the type parameter must keep vitest's name and default.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  interface Matchers<T = any> {
-    /** Asserts that the tuning module transplanted onto `target` meets the thresholds. */
-    toTransferTo(target: Backbone, options: PortabilityOptions): Promise<T>;
-  }
+/**
+ * The matcher's type, for vitest's `Matchers` interface. Declare it once in the project, as vitest's docs show
+ * for custom matchers:
+ *
+ * ```ts
+ * import 'vitest';
+ * import type { PortabilityMatchers } from 'vlm-compat/testing/vitest';
+ * declare module 'vitest' {
+ *   interface Matchers<T = any> extends PortabilityMatchers<T> {}
+ * }
+ * ```
+ */
+export interface PortabilityMatchers<R = unknown> {
+  /** Asserts that the tuning module transplanted onto `target` meets the thresholds. */
+  toTransferTo(target: Backbone, options: PortabilityOptions): Promise<R>;
 }

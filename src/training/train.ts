@@ -129,7 +129,7 @@ export async function trainModule(
         const indices = order.slice(start, start + settings.batchSize);
         const learningRate = cosineWithWarmup(step, totalSteps, settings.learningRate, warmupSteps, settings.warmupLearningRate);
         const batch = await loadBatch(backbone, data, indices, frozenVision, cachedViews[view], viewRandom(view), augment ? random.fork(`augment-${epoch}`) : undefined);
-        const labels = tf.tidy(() => tf.oneHot(tf.tensor1d(indices.map((i) => data.labels[i] as number), 'int32'), module.classNames.length));
+        const labels = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(indices.map((i) => data.labels[i] as number), 'int32'), module.classNames.length), 'float32'));
 
         const { value, grads } = tf.variableGrads(() => {
           const logits = module.logits(context, batch);

@@ -95,8 +95,13 @@ export function encodeClipText(
 
   const normed = layerNorm(x, weights.lnFinal) as tf.Tensor3D;
   const tokens = normed.shape[1];
-  const rows = tf.reshape(normed, [batch * tokens, width]) as tf.Tensor2D;
-  const pooled = tf.gather(rows, tf.tensor1d(positions.map((p, i) => i * tokens + p), 'int32')); // [batch, width]
+  // Pool at EOT with a one-hot product: tf.gather's gradient needs UnsortedSegmentSum, which the wasm backend
+  // lacks. The one-hot rows are built here because tfjs-backend-wasm 4.22's OneHot writes integer bits into a
+  // float32 result.
+  const oneHotRows = new Float32Array(batch * tokens);
+  positions.forEach((p, row) => (oneHotRows[row * tokens + p] = 1));
+  const select = tf.tensor3d(oneHotRows, [batch, 1, tokens]);
+  const pooled = tf.reshape(matMul(select, normed), [batch, width]) as tf.Tensor2D;
   const features = matMul(pooled, weights.projection);
   return hooks?.outputTransform?.(features) ?? features;
 }

@@ -104,7 +104,7 @@ export interface Backbone {
   readonly identity: BackboneIdentity;
   /** Sizes a tuning module depends on. */
   readonly dims: BackboneDimensions;
-  /** How images must be resized and normalized for this backbone. */
+  /** Image size, resize filter and normalization this backbone expects. */
   readonly preprocess: PreprocessConfig;
   /** The text tokenizer, with the file hash recorded in module manifests. */
   readonly tokenizer: ClipTokenizer;

@@ -20,6 +20,7 @@ export class ClipBackbone implements Backbone {
   /** Takes ownership of `canonical` (tensors named as {@link clipLayout} names them). */
   constructor(
     readonly identity: BackboneIdentity,
+    /** The architecture the weights were loaded with. */
     readonly config: ClipConfig,
     canonical: Map<string, tf.Tensor>,
     readonly tokenizer: ClipTokenizer,

@@ -552,3 +552,21 @@ describe('EVA-CLIP gradients', () => {
     tf.dispose([pixels, prompt, weights]);
   });
 });
+
+describe('EVA-CLIP shared-prefix text encoding', () => {
+  it('equals encoding the concatenated sequences', async () => {
+    const { folder } = await writeTinyEva('eva-clip', { seed: 4 });
+    const backbone = await loadEvaBackbone(folder);
+    const width = backbone.dims.textWidth;
+    const prefix = tf.randomNormal([1, 3, width], 0, 0.2, 'float32', 1) as tf.Tensor3D;
+    const suffixes = tf.randomNormal([2, 4, width], 0, 0.2, 'float32', 2) as tf.Tensor3D;
+    const eot = [4, 6];
+    const shared = backbone.encodeTextWithSharedPrefix(prefix, suffixes, eot);
+    const plain = tf.tidy(() => backbone.encodeTextEmbeddings(tf.concat([tf.concat([prefix, prefix], 0), suffixes], 1) as tf.Tensor3D, eot));
+    const difference = tf.tidy(() => tf.max(tf.abs(tf.sub(shared, plain))).dataSync()[0] as number);
+    expect(difference).toBeLessThan(1e-5);
+    tf.dispose([prefix, suffixes, shared, plain]);
+    backbone.dispose();
+    await rm(folder, { recursive: true, force: true });
+  });
+});

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { encodeClipTextWithSharedPrefix } from '../clip/prefix.js';
 import { encodeClipText } from '../clip/towers.js';
 import type { PreprocessConfig } from '../preprocess.js';
 import type { ClipTokenizer, TokenizedBatch } from '../tokenizer.js';
@@ -66,6 +67,10 @@ export class EvaClipBackbone implements Backbone {
 
   encodeTextEmbeddings(embeddings: tf.Tensor3D, eot: readonly number[], hooks?: TowerHooks): tf.Tensor2D {
     return tf.tidy(() => encodeClipText(this.model.text, this.config.text, embeddings, eot, hooks));
+  }
+
+  encodeTextWithSharedPrefix(prefixes: tf.Tensor3D, suffixes: tf.Tensor3D, eot: readonly number[], hooks?: TowerHooks): tf.Tensor2D {
+    return tf.tidy(() => encodeClipTextWithSharedPrefix(this.model.text, this.config.text, prefixes, suffixes, eot, hooks));
   }
 
   encodeImage(pixels: tf.Tensor4D, hooks?: TowerHooks): tf.Tensor2D {

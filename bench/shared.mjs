@@ -95,6 +95,15 @@ export function createPromptTokenizer(lib, texts) {
   return lib.clipTokenizerFromVocabMerges(vocab, mergesText);
 }
 
+/**
+ * Tokenizes the prompts of `count` classes spread evenly over the class list, so a reduced batch keeps
+ * the spread of prompt lengths. Returns the TokenizedBatch at ViT-B/16's context length.
+ */
+export function tokenizePrompts(lib, count) {
+  const texts = Array.from({ length: count }, (_, i) => promptText(classNames[Math.floor((i * classNames.length) / count)]));
+  return createPromptTokenizer(lib, texts).tokenize(texts, vitB16Config.text.contextLength);
+}
+
 /** Returns the median of `values`. */
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -103,11 +112,12 @@ export function median(values) {
 }
 
 /**
- * Runs `step` once as a warm-up and then `repetitions` times; returns the median and every timed run in
- * milliseconds. `step` must finish its work (read its result back) before it resolves.
+ * Runs `warmUp` once and then `step` `repetitions` times; returns the median and every timed run in
+ * milliseconds. `step` must finish its work (read its result back) before it resolves. A smaller warm-up
+ * than the step is enough where the step repeats one call many times.
  */
-export async function timeSteps(step, repetitions) {
-  await step();
+export async function timeSteps(step, repetitions, warmUp = step) {
+  await warmUp();
   const runs = [];
   for (let i = 0; i < repetitions; i++) {
     const start = performance.now();

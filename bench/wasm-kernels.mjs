@@ -1,12 +1,11 @@
-// Kernels that @tensorflow/tfjs-backend-wasm 4.22 lacks but the text tower's backward pass needs.
+// Kernels that @tensorflow/tfjs-backend-wasm 4.22 lacks.
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * Registers a JavaScript UnsortedSegmentSum for the wasm backend when it has none, and returns a note
- * saying so (or undefined when nothing was registered). tf.gather's gradient calls this kernel, and
- * encodeClipText pools each row at its end-of-text token with tf.gather, so without it every text-tower
- * gradient fails on wasm. The kernel sums [prompts, 512] values into [prompts * tokens, 512]: its cost is
- * tiny next to the tower's.
+ * saying so (or undefined when nothing was registered). The gradient of tf.gather calls this kernel.
+ * vlm-compat's CLIP text towers pool at end-of-text with a one-hot product instead, so only code that
+ * differentiates through tf.gather on wasm needs this.
  */
 export function registerMissingWasmKernels() {
   if (tf.getKernel('UnsortedSegmentSum', 'wasm') !== undefined) return undefined;
@@ -28,11 +27,11 @@ export function registerMissingWasmKernels() {
       outValues.fill(0);
       for (let row = 0; row < rows; row++) {
         const segment = ids[row];
-        if (segment < 0 || segment >= segments) continue; // TensorFlow drops out-of-range ids, so this does too.
+        if (segment < 0 || segment >= segments) continue; // TensorFlow drops negative ids. Ids past the last segment are dropped too.
         for (let i = 0; i < inner; i++) outValues[segment * inner + i] += values[row * inner + i];
       }
       return out;
     },
   });
-  return 'wasm has no UnsortedSegmentSum kernel, which the gradient of tf.gather (end-of-text pooling in encodeClipText) needs; the benchmark registered a JavaScript one';
+  return 'wasm has no UnsortedSegmentSum kernel, which the gradient of tf.gather needs, so the benchmark registered a JavaScript one';
 }

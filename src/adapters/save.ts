@@ -7,7 +7,12 @@ import { getMethod } from './registry.js';
 import type { ModuleManifest, TuningModule } from './types.js';
 
 /** File names inside a saved module folder. */
-export const moduleFiles = { tensors: 'module.safetensors', manifest: 'manifest.json' } as const;
+export const moduleFiles = {
+  /** Parameters and buffers, with the manifest also in the metadata. */
+  tensors: 'module.safetensors',
+  /** The manifest as JSON. */
+  manifest: 'manifest.json',
+} as const;
 
 /** Key of the manifest inside the safetensors metadata, so the weights file alone is enough to load a module. */
 const manifestMetadataKey = 'vlm_compat_manifest';
@@ -76,7 +81,12 @@ async function exists(path: string): Promise<boolean> {
  * Loads a module saved by {@link saveModule}. `path` is the module folder or its `module.safetensors`; the
  * manifest comes from `manifest.json` when present, else from the safetensors metadata.
  */
-export async function loadModule(path: string): Promise<{ module: TuningModule; manifest: ModuleManifest }> {
+export async function loadModule(path: string): Promise<{
+  /** The restored module; the caller owns it and disposes it. */
+  module: TuningModule;
+  /** The manifest it was saved with. */
+  manifest: ModuleManifest;
+}> {
   const isFile = path.endsWith('.safetensors');
   const folder = isFile ? join(path, '..') : path;
   const tensorsPath = isFile ? path : join(folder, moduleFiles.tensors);

@@ -14,27 +14,36 @@ export type Conversion =
 
 /** One tensor of a checkpoint layout and the canonical tensor(s) it holds. */
 export interface LayoutEntry {
+  /** Tensor name in the checkpoint. */
   readonly key: string;
   /** Shape in the checkpoint. */
   readonly shape: readonly number[];
   /** Canonical names; three for `split3`, one otherwise. */
   readonly canonical: readonly string[];
+  /** Conversion from the checkpoint tensor to the canonical tensor(s). */
   readonly conversion: Conversion;
 }
 
 /** One thing wrong with a checkpoint compared with the layout its config implies. */
 export interface CheckpointProblem {
+  /** `missing` from the checkpoint, `unexpected` in it, or present with the wrong `shape`. */
   readonly kind: 'missing' | 'unexpected' | 'shape';
+  /** Tensor name in the checkpoint. */
   readonly key: string;
+  /** Shape the layout expects; absent for an unexpected tensor. */
   readonly expected?: readonly number[];
+  /** Shape found in the checkpoint; absent for a missing tensor. */
   readonly found?: readonly number[];
 }
 
 /** Raised when a checkpoint does not match the expected layout. Lists every problem, and nothing is loaded. */
 export class CheckpointError extends Error {
+  /** Error name: `CheckpointError`. */
   override readonly name = 'CheckpointError';
   constructor(
+    /** Path or label of the checkpoint. */
     readonly source: string,
+    /** Every problem found, in key order. */
     readonly problems: readonly CheckpointProblem[],
     hint: string,
   ) {
@@ -111,7 +120,15 @@ function convertIn(t: tf.Tensor, conversion: Conversion): tf.Tensor[] {
 export function fromCanonical(
   canonical: ReadonlyMap<string, tf.Tensor>,
   entries: readonly LayoutEntry[],
-): Map<string, { shape: number[]; data: Float32Array }> {
+): Map<
+  string,
+  {
+    /** Shape in the checkpoint. */
+    shape: number[];
+    /** Values in row-major order. */
+    data: Float32Array;
+  }
+> {
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const entry of entries) {
     const parts = entry.canonical.map((name) => {

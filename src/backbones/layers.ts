@@ -4,14 +4,19 @@ import type { ProjectionName, PromptTokens, Tower, TowerHooks } from './types.js
 
 /** A dense layer stored input-major: weight [in, out], so that y = x · weight + bias needs no transpose. */
 export interface LinearWeights {
+  /** Weight matrix [in, out]. */
   readonly weight: tf.Tensor2D;
+  /** Bias [out]; absent for layers without one. */
   readonly bias?: tf.Tensor1D;
 }
 
 /** Layer-norm scale, shift and epsilon. */
 export interface LayerNormWeights {
+  /** Scale [width]. */
   readonly gamma: tf.Tensor1D;
+  /** Shift [width]. */
   readonly beta: tf.Tensor1D;
+  /** Added to the variance before the square root. */
   readonly eps: number;
 }
 
@@ -33,8 +38,11 @@ export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
 
 /** The part of a forward pass that hooks need to know where they are. */
 export interface HookContext {
+  /** The tower being run. */
   readonly tower: Tower;
+  /** Index of the current transformer block, 0-based. */
   readonly layer: number;
+  /** The caller's hooks for this tower, if any. */
   readonly hooks: TowerHooks | undefined;
 }
 
@@ -81,7 +89,12 @@ export function causalMask(tokens: number): tf.Tensor2D {
  * Places prompt tokens into a sequence [batch, tokens, width]. Returns the new sequence and how many
  * positions the tokens at or after `at` moved (the prompt length for `insert`, 0 for `replace`).
  */
-export function placePromptTokens(x: tf.Tensor3D, prompt: PromptTokens, where: string): { x: tf.Tensor3D; shift: number } {
+export function placePromptTokens(x: tf.Tensor3D, prompt: PromptTokens, where: string): {
+  /** The sequence with the prompt placed [batch, tokens', width]. */
+  x: tf.Tensor3D;
+  /** How many positions the tokens at or after `at` moved. */
+  shift: number;
+} {
   const [batch, tokens, width] = x.shape;
   const p = prompt.tokens;
   const promptLength = p.rank === 2 ? p.shape[0] : p.shape[1];

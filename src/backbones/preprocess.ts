@@ -49,9 +49,11 @@ export type ImagePreprocessErrorCode = 'file-not-found' | 'file-unreadable' | 'd
 
 /** Raised by the image loaders on a missing or undecodable image or on invalid settings. */
 export class ImagePreprocessError extends Error {
+  /** Error name: `ImagePreprocessError`. */
   override readonly name = 'ImagePreprocessError';
 
   constructor(
+    /** Kind of failure, for programmatic handling. */
     readonly code: ImagePreprocessErrorCode,
     message: string,
     options?: { readonly cause?: unknown },
@@ -263,7 +265,12 @@ export async function loadImageBatch(
   inputs: readonly ImageInput[],
   config: PreprocessConfig,
   options: LoadImageOptions = {},
-): Promise<{ data: Float32Array; shape: [number, number, number, number] }> {
+): Promise<{
+  /** Pixels in NHWC order, normalized with the config's mean and standard deviation. */
+  data: Float32Array;
+  /** [n, imageSize, imageSize, 3]. */
+  shape: [number, number, number, number];
+}> {
   validateConfig(config);
   const background = options.background ?? white;
   validateBackground(background);

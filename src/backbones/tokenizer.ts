@@ -15,6 +15,7 @@ export type TokenizerLayout = 'tokenizer.json' | 'vocab.json+merges.txt' | 'bpe_
 
 /** Origin of a tokenizer, so that two backbones can be checked for sharing one. */
 export interface TokenizerSource {
+  /** The file layout it was loaded from. */
   readonly kind: TokenizerLayout;
   /** SHA-256 (hex) of the files' bytes in a fixed order: tokenizer.json alone, vocab.json followed by merges.txt, or the bpe_simple file as stored (gzipped or not). */
   readonly sha256: string;
@@ -33,7 +34,9 @@ export interface TokenizedBatch {
   readonly eot: readonly number[];
   /** Tokens per row, start- and end-of-text included. */
   readonly lengths: readonly number[];
+  /** Number of rows (texts). */
   readonly n: number;
+  /** Length of every row, in tokens. */
   readonly contextLength: number;
   /** Whether each row was cut to fit `contextLength`. */
   readonly truncated: readonly boolean[];
@@ -41,15 +44,19 @@ export interface TokenizedBatch {
 
 /** CLIP's byte-level BPE tokenizer. */
 export interface ClipTokenizer {
+  /** Origin of the tokenizer: layout, file hash and fingerprint. */
   readonly source: TokenizerSource;
   /** One more than the largest token id, which is the row count of the token embedding table. */
   readonly vocabSize: number;
+  /** Id of the start-of-text token. */
   readonly sotId: number;
+  /** Id of the end-of-text token. */
   readonly eotId: number;
   /** Returns the BPE ids of the cleaned text, without start- and end-of-text tokens. */
   encode(text: string): number[];
   /** Tokenizes each text as start-of-text, BPE ids, end-of-text. A row that does not fit is cut and still ends with end-of-text. */
   tokenize(texts: readonly string[], contextLength: number): TokenizedBatch;
+  /** Maps ids back to their BPE token strings; an id outside the vocabulary is a TokenizerError. */
   idsToTokens(ids: readonly number[]): string[];
 }
 
@@ -66,9 +73,11 @@ export type TokenizerErrorCode =
 
 /** Raised by the tokenizer loaders and by {@link ClipTokenizer} methods on invalid input. */
 export class TokenizerError extends Error {
+  /** Error name: `TokenizerError`. */
   override readonly name = 'TokenizerError';
 
   constructor(
+    /** Kind of failure, for programmatic handling. */
     readonly code: TokenizerErrorCode,
     message: string,
     options?: { readonly cause?: unknown },

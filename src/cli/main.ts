@@ -11,6 +11,7 @@ import { renderHtml, renderMarkdown, validateResults, type ReportLanguage } from
 import { initBackend, type BackendName } from '../runtime/backend.js';
 import { version } from '../version.js';
 import { parseArguments } from './args.js';
+import { demoOptions, runDemo } from './demo.js';
 import { createProgress } from './progress.js';
 
 /** The streams the CLI writes to; tests replace them. */
@@ -22,6 +23,9 @@ export interface CliOutput {
 const usage = `vlm-compat ${version}: do tuning modules survive a vision-language backbone update?
 
 Usage:
+  vlm-compat demo [--quick] [--out FOLDER] [--seeds 1,2,3]
+      Offline showcase on the bundled mini-clip-v1 → mini-clip-v2 update and emoji tasks: every module
+      (one per family with --quick, about 2 minutes) trained, transplanted and reported. Default out ./vlm-compat-demo.
   vlm-compat evaluate --config FILE [--shard I/N] [--backend NAME] [--lang en|ja]
       Train each module on the source backbone, transplant it to the target, measure and report.
       Finished cells are kept in the output folder, so a rerun resumes where it stopped.
@@ -178,6 +182,8 @@ export async function main(argv: readonly string[], out: CliOutput = { stdout: (
         return await report(flags, out);
       case 'merge':
         return await merge(flags, positional, out);
+      case 'demo':
+        return await runDemo(demoOptions(flags), out);
       default:
         throw new UsageError(`unknown command "${command}"; the commands are evaluate, check, report and merge`);
     }

@@ -5,7 +5,10 @@
 export class ImageCache {
   private readonly entries = new Map<string, Float32Array>();
 
-  constructor(readonly capacity: number) {
+  constructor(
+    /** Maximum number of images kept; 0 turns caching off. */
+    readonly capacity: number,
+  ) {
     if (!Number.isInteger(capacity) || capacity < 0) {
       throw new RangeError(`ImageCache capacity must be a non-negative integer number of images, got ${capacity}`);
     }

@@ -7,6 +7,7 @@ import { ImageSplit } from './split.js';
 
 /** A labelled image data set with fixed train, val and test splits. */
 export interface Dataset {
+  /** Name of the data set, used in reports, split ids and messages. */
   readonly name: string;
   /** Absolute path of the data set's folder. */
   readonly root: string;
@@ -16,8 +17,11 @@ export interface Dataset {
   readonly rawClassNames: readonly string[];
   /** Zero-shot prompt template, in which `{}` is replaced by a class name. */
   readonly template: string;
+  /** Training pool; evaluate-transfer draws its K-shot examples from it. */
   readonly train: ImageSplit;
+  /** Validation split. */
   readonly val: ImageSplit;
+  /** Test split, on which every condition is measured. */
   readonly test: ImageSplit;
 }
 
@@ -31,6 +35,7 @@ export interface DatasetLoadOptions {
   readonly cacheSize?: number;
   /** Check up front that every image exists and is readable. Default true. */
   readonly checkFiles?: boolean;
+  /** Logger for the load summary and warnings; the library-wide logger from `getLogger()` when absent. */
   readonly logger?: Logger;
 }
 

@@ -31,8 +31,11 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (
 
 /** An image file that a data set refers to. */
 export interface ImageFileEntry {
+  /** The split the image belongs to. */
   readonly split: SplitName;
+  /** Position of the entry in its split. */
   readonly index: number;
+  /** Absolute path of the image. */
   readonly path: string;
 }
 

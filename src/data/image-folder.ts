@@ -8,8 +8,11 @@ import { isDirectory, listFolder } from './files.js';
 
 /** Share of each class's images in each split. */
 export interface SplitFractions {
+  /** Share of each class used for training, above 0. */
   readonly train: number;
+  /** Share used for validation, 0 or more. */
   readonly val: number;
+  /** Share used for test, above 0; the three shares sum to 1. */
   readonly test: number;
 }
 

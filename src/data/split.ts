@@ -29,6 +29,7 @@ export interface FileSourceOptions {
  * {@link forBackbone} for each backbone, since backbones normalize and resample images differently.
  */
 export class ImageSplit {
+  /** Number of examples. */
   readonly size: number;
 
   constructor(

@@ -3,10 +3,13 @@ import { createReadStream } from 'node:fs';
 
 /** Raised when a file cannot be hashed: `not-found` for a missing file, `unreadable` for any other read failure. */
 export class FileHashError extends Error {
+  /** Error name: `FileHashError`. */
   override readonly name = 'FileHashError';
 
   constructor(
+    /** `not-found` when the file does not exist, `unreadable` for any other read failure. */
     readonly code: 'not-found' | 'unreadable',
+    /** The file that could not be hashed. */
     readonly path: string,
     message: string,
     options?: { readonly cause?: unknown },

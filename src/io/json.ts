@@ -4,6 +4,7 @@ import { PathReporter } from 'io-ts/lib/PathReporter.js';
 
 /** Raised when a config file is not valid; the message names the file, the field path and the bad value. */
 export class ConfigFileError extends Error {
+  /** Error name: `ConfigFileError`. */
   override readonly name = 'ConfigFileError';
 }
 

@@ -30,7 +30,9 @@ const supportedDtypes = Object.keys(safetensorsDtypeSizes) as SafetensorsDtype[]
 
 /** One tensor as stored in the file. */
 export interface RawTensor {
+  /** Element type as written in the header. */
   readonly dtype: SafetensorsDtype;
+  /** Dimensions, outermost first; `[]` for a scalar. */
   readonly shape: readonly number[];
   /** The tensor's bytes, little-endian. Tensors parsed from a file are views into the file's buffer. */
   readonly bytes: Uint8Array;
@@ -38,6 +40,7 @@ export interface RawTensor {
 
 /** A parsed safetensors file. */
 export interface SafetensorsFile {
+  /** Tensors by name. */
   readonly tensors: ReadonlyMap<string, RawTensor>;
   /** The header's `__metadata__` entry, or an empty record when the file has none. */
   readonly metadata: Readonly<Record<string, string>>;
@@ -66,10 +69,13 @@ export type SafetensorsErrorCode =
 
 /** Raised for every malformed file, failed read or write and invalid conversion in this module. */
 export class SafetensorsError extends Error {
+  /** Error name: `SafetensorsError`. */
   override readonly name = 'SafetensorsError';
+  /** Kind of failure, for programmatic handling. */
   readonly code: SafetensorsErrorCode;
   /** Path or label of the file involved. */
   readonly source: string;
+  /** The tensor involved, when the error concerns one tensor. */
   readonly tensorName?: string;
 
   constructor(
@@ -87,7 +93,9 @@ export class SafetensorsError extends Error {
 
 /** File and tensor name of a tensor, used only so that conversion errors can name them. */
 export interface TensorLabel {
+  /** Path or label of the file. */
   readonly source?: string;
+  /** Name of the tensor in the file. */
   readonly tensorName?: string;
 }
 
@@ -458,8 +466,11 @@ function roundHalfToEven(truncated: number, remainder: number, half: number): nu
 
 /** A tensor to serialize. `data` contains `product(shape)` values in row-major order. */
 export interface TensorToWrite {
+  /** Element type to store; F16 and BF16 round each value to nearest, ties to even. */
   dtype: 'F32' | 'F16' | 'BF16' | 'I32' | 'I64';
+  /** Dimensions, outermost first; their product must equal the number of values. */
   shape: readonly number[];
+  /** Values in row-major order. */
   data: Float32Array | Int32Array | number[];
 }
 

@@ -56,7 +56,12 @@ export function quantile(sorted: readonly number[], q: number): number {
 export function percentileInterval(
   values: readonly number[],
   seed: number,
-): { readonly interval?: readonly [number, number]; readonly bootstrap: BootstrapRecord } {
+): {
+  /** [2.5th, 97.5th percentile]; absent when every resampled value is NaN. */
+  readonly interval?: readonly [number, number];
+  /** Samples, seed and NaN count of the bootstrap. */
+  readonly bootstrap: BootstrapRecord;
+} {
   const defined = values.filter((value) => !Number.isNaN(value)).sort((a, b) => a - b);
   const bootstrap: BootstrapRecord = { samples: values.length, seed, undefinedSamples: values.length - defined.length };
   if (defined.length === 0) return { bootstrap };

@@ -48,6 +48,7 @@ export interface CostRecordInput {
   readonly sourceTraining?: TrainReport;
   /** Training examples per class (K of K-shot). */
   readonly shots: number;
+  /** Number of classes in the data set. */
   readonly classes: number;
   /** Seconds spent transplanting the module, preflight included. Default 0. */
   readonly transplantSeconds?: number;

@@ -22,13 +22,28 @@ export type DecisionAction =
  *   users had before the update) or the module retrained on the target (the best known on the target).
  */
 export type Tolerance =
-  | { readonly kind: 'min-accuracy'; readonly points: number }
-  | { readonly kind: 'max-drop'; readonly points: number; readonly relativeTo: 'source-module' | 'target-retrained' };
+  | {
+      /** An absolute minimum accuracy. */
+      readonly kind: 'min-accuracy';
+      /** The minimum, in accuracy points (0..100). */
+      readonly points: number;
+    }
+  | {
+      /** A maximum drop below a reference accuracy. */
+      readonly kind: 'max-drop';
+      /** The largest acceptable drop, in accuracy points. */
+      readonly points: number;
+      /** The reference: source + module, or the module retrained on the target. */
+      readonly relativeTo: 'source-module' | 'target-retrained';
+    };
 
 /** Accuracy of each condition on the test set, as fractions (0..1). */
 export interface DecisionAccuracies {
+  /** Source backbone with the module. */
   readonly sourceModule: number;
+  /** Target backbone zero-shot. */
   readonly targetZeroShot: number;
+  /** Target backbone with the transplanted module. */
   readonly targetTransplanted: number;
   /** Absent when retraining on the target was not measured. */
   readonly targetRetrained?: number;
@@ -38,7 +53,9 @@ export interface DecisionAccuracies {
 
 /** Input of {@link decide}. */
 export interface DecisionInput {
+  /** Accuracy of each condition. */
   readonly accuracy: DecisionAccuracies;
+  /** Measured cost of each option. */
   readonly cost: CostRecord;
   /** Prices left out are 0 (see `defaultPrices`). */
   readonly prices?: Partial<Prices>;
@@ -48,6 +65,7 @@ export interface DecisionInput {
 
 /** One option as the decision weighed it. */
 export interface OptionAssessment {
+  /** The option. */
   readonly action: DecisionAction;
   /** Expected accuracy, fraction (0..1). */
   readonly accuracy: number;
@@ -61,6 +79,7 @@ export interface OptionAssessment {
 
 /** The retrain-or-reuse decision for one module, with the arithmetic behind it. */
 export interface Decision {
+  /** The chosen action. */
   readonly action: DecisionAction;
   /** One line saying why. */
   readonly reason: string;
@@ -74,6 +93,7 @@ export interface Decision {
   readonly retrainMeasured: boolean;
   /** False when no option met the tolerance and the most accurate one was chosen instead. */
   readonly meetsTolerance: boolean;
+  /** Currency label of every amount, from the prices. */
   readonly currency: string;
 }
 

@@ -3,8 +3,10 @@ export type PredictionSetsProblem = 'length-mismatch' | 'label-out-of-range' | '
 
 /** Raised when prediction sets are inconsistent. The message names the condition, the lengths or the value involved. */
 export class PredictionSetsError extends Error {
+  /** Error name: `PredictionSetsError`. */
   override readonly name = 'PredictionSetsError';
   constructor(
+    /** Kind of inconsistency, for programmatic handling. */
     readonly problem: PredictionSetsProblem,
     message: string,
   ) {
@@ -14,6 +16,7 @@ export class PredictionSetsError extends Error {
 
 /** Raised when an option of a metric or of metric computation is invalid. The message names the option and a valid value. */
 export class MetricOptionsError extends Error {
+  /** Error name: `MetricOptionsError`. */
   override readonly name = 'MetricOptionsError';
   constructor(
     /** The option at fault, such as `bootstrap.samples`. */
@@ -26,6 +29,7 @@ export class MetricOptionsError extends Error {
 
 /** Raised when an input of the retrain-or-reuse decision is invalid. The message names the field and a valid value. */
 export class DecisionInputError extends Error {
+  /** Error name: `DecisionInputError`. */
   override readonly name = 'DecisionInputError';
   constructor(
     /** The input field at fault, such as `prices.computePerHour`. */

@@ -3,6 +3,7 @@ import type { PredictionSets } from './types.js';
 
 /** Accuracy of one class before and after the transplant. Accuracies are fractions (0..1). */
 export interface ClassAccuracyChange {
+  /** The class name. */
   readonly className: string;
   /** Test examples of the class. */
   readonly support: number;

@@ -2,6 +2,7 @@
 export interface PredictionSets {
   /** True class per example. */
   readonly labels: Int32Array;
+  /** Class names, indexed by label. */
   readonly classNames: readonly string[];
   /** The source backbone with the module it was trained with. */
   readonly sourceModule: Int32Array;
@@ -20,11 +21,13 @@ export type MetricDirection = 'higher-is-better' | 'lower-is-better';
 
 /** A computed metric value with its unit, direction and optional 95% interval. */
 export interface MetricValue {
+  /** Metric name, such as `retention` or `nfr`. */
   readonly name: string;
   /** NaN when the metric is undefined for these sets (an empty test set, a missing condition). */
   readonly value: number;
   /** `fraction` (0..1), `ratio`, `points` (accuracy points, 0..100), `count` or `boolean` (1 for true, 0 for false). */
   readonly unit: 'fraction' | 'ratio' | 'points' | 'count' | 'boolean';
+  /** Whether higher or lower values are better. */
   readonly direction: MetricDirection;
   /** Bootstrap 95% interval [low, high], when computed. */
   readonly interval?: readonly [number, number];
@@ -38,6 +41,7 @@ export interface MetricValue {
 export interface BootstrapRecord {
   /** Number of resampled test sets drawn. */
   readonly samples: number;
+  /** Seed of the resampling. */
   readonly seed: number;
   /** Resampled sets on which the metric was NaN; the interval is taken over the others. */
   readonly undefinedSamples: number;
@@ -45,8 +49,11 @@ export interface BootstrapRecord {
 
 /** A metric computed from prediction sets. Users add their own by implementing this. */
 export interface CompatibilityMetric {
+  /** Metric name, unique within one computation. */
   readonly name: string;
+  /** Unit of the value. */
   readonly unit: MetricValue['unit'];
+  /** Whether higher or lower values are better. */
   readonly direction: MetricDirection;
   /** Computes the value; returns NaN when it is undefined for these sets. */
   compute(sets: PredictionSets): number;

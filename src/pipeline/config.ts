@@ -7,80 +7,156 @@ const positiveInteger = t.refinement(t.number, (n) => Number.isInteger(n) && n >
 const nonNegative = t.refinement(t.number, (n) => Number.isFinite(n) && n >= 0, 'NonNegativeNumber');
 
 /** A backbone: a registered name such as `mini-clip-v1`, or a checkpoint folder. */
-const BackboneReference = t.union([t.string, t.type({ folder: t.string })]);
+const BackboneReference = t.union([
+  t.string,
+  t.type({
+    /** Checkpoint folder, relative to the config file. */
+    folder: t.string,
+  }),
+]);
 
 const DatasetConfig = t.intersection([
   t.type({
     /** Name shown in reports. */
     name: t.string,
     /** `coop` (a split_zhou_*.json file next to an image folder) or `imagefolder` (one folder per class). */
-    format: t.keyof({ coop: null, imagefolder: null }),
+    format: t.keyof({
+      /** A CoOp split file (split_zhou_*.json) and its image folder. */
+      coop: null,
+      /** One sub-folder of images per class, split by the fractions below. */
+      imagefolder: null,
+    }),
     /** Folder of the data set, relative to the config file. */
     root: t.string,
   }),
   t.partial({
+    /** CoOp only: split file, relative to `root`. Default: the only split_zhou_*.json in `root`. */
     splitFile: t.string,
+    /** CoOp only: folder the split's image paths are relative to. Default: CoOp's folder for a standard data set, else `images`. */
     imageDir: t.string,
     /** Prompt template such as "a photo of a {}, a type of pet.". */
     template: t.string,
-    /** ImageFolder only: shares of examples held out for validation and test. */
+    /** ImageFolder only: share of each class held out for validation; read only together with `testFraction`. */
     valFraction: nonNegative,
+    /** ImageFolder only: share of each class held out for test; the rest minus `valFraction` trains. */
     testFraction: nonNegative,
   }),
 ]);
 
 const TrainingOverrides = t.partial({
-  optimizer: t.keyof({ sgd: null, adamw: null }),
+  /** `sgd` or `adamw`. */
+  optimizer: t.keyof({
+    /** SGD with momentum and coupled L2 weight decay. */
+    sgd: null,
+    /** AdamW with decoupled weight decay. */
+    adamw: null,
+  }),
+  /** Learning rate after warmup, decayed to 0 by a cosine schedule. */
   learningRate: nonNegative,
+  /** Passes over the K-shot training set. */
   epochs: nonNegative,
+  /** Examples per optimizer step. */
   batchSize: positiveInteger,
+  /** Weight decay factor. */
   weightDecay: nonNegative,
+  /** Epochs at the constant warmup learning rate before the cosine schedule. */
   warmupEpochs: nonNegative,
+  /** Learning rate during warmup. */
   warmupLearningRate: nonNegative,
+  /** SGD momentum. */
   momentum: nonNegative,
+  /** Augmented views of each training image for modules that read frozen features. */
   views: positiveInteger,
 });
 
 const ModuleConfig = t.intersection([
-  t.type({ method: t.string }),
-  t.partial({ options: t.UnknownRecord, training: TrainingOverrides }),
+  t.type({
+    /** Registry name of the tuning method, such as `coop` or `clip-adapter`. */
+    method: t.string,
+  }),
+  t.partial({
+    /** The method's config; fields left out take the method's defaults. */
+    options: t.UnknownRecord,
+    /** Overrides of the method's default training settings. */
+    training: TrainingOverrides,
+  }),
 ]);
 
 /** The evaluate config file, as decoded. Paths are resolved against the config file's folder. */
 export const EvaluateConfig = t.intersection([
   t.type({
+    /** Backbone the modules are trained on. */
     source: BackboneReference,
+    /** Backbone the modules are transplanted onto. */
     target: BackboneReference,
+    /** Data sets of the matrix, at least one. */
     datasets: t.array(DatasetConfig),
+    /** Tuning modules of the matrix, at least one. */
     modules: t.array(ModuleConfig),
     /** Folder for run.json, cells/ and the reports. */
     output: t.string,
   }),
   t.partial({
+    /** Training examples per class (K) of each run. Default [16]. */
     shots: t.array(positiveInteger),
+    /** Seeds of each run. Default [1]. */
     seeds: t.array(t.Int),
     /** Train each module afresh on the target as the retrain reference. Default true. */
     retrain: t.boolean,
-    /** Bootstrap resamples for metric intervals; 0 turns them off. */
+    /** Bootstrap resamples for metric intervals; 0 turns them off. Default 1000. */
     bootstrap: t.refinement(t.Int, (n) => n >= 0, 'NonNegativeInteger'),
     /** Prices for the cost model; every price left out is 0. */
     prices: t.partial({
+      /** Label written before every amount. Default `$`. */
       currency: t.string,
+      /** Price of one hour of compute. */
       computePerHour: nonNegative,
+      /** Price of labelling one training example. */
       perLabelledExample: nonNegative,
+      /** Price of one engineer hour. */
       perEngineerHour: nonNegative,
+      /** Engineer hours one retrain takes. */
       engineerHoursPerRetrain: nonNegative,
+      /** Engineer hours one label-free migration takes. */
       engineerHoursPerMigration: nonNegative,
+      /** Value of one accuracy point over the period the chosen option serves. */
       perAccuracyPoint: nonNegative,
     }),
     /** The lowest accuracy the business accepts, in points: an absolute minimum or a maximum drop. */
     tolerance: t.union([
-      t.type({ kind: t.literal('min-accuracy'), points: nonNegative }),
-      t.type({ kind: t.literal('max-drop'), points: nonNegative, relativeTo: t.keyof({ 'source-module': null, 'target-retrained': null }) }),
+      t.type({
+        /** An absolute minimum accuracy. */
+        kind: t.literal('min-accuracy'),
+        /** The minimum, in accuracy points (0..100). */
+        points: nonNegative,
+      }),
+      t.type({
+        /** A maximum drop below a reference accuracy. */
+        kind: t.literal('max-drop'),
+        /** The largest acceptable drop, in accuracy points. */
+        points: nonNegative,
+        /** The reference the drop is measured from. */
+        relativeTo: t.keyof({
+          /** Accuracy of source + module, what users had before the update. */
+          'source-module': null,
+          /** Accuracy of the module retrained on the target. */
+          'target-retrained': null,
+        }),
+      }),
     ]),
     /** Largest loss against target zero-shot, in points, that still counts as compatible. Default 0. */
     compatibleTolerancePoints: nonNegative,
-    backend: t.keyof({ 'tensorflow-gpu': null, tensorflow: null, wasm: null, cpu: null }),
+    /** Tensor backend; the CLI's --backend overrides it. Default: the first that loads. */
+    backend: t.keyof({
+      /** @tensorflow/tfjs-node-gpu (CUDA). */
+      'tensorflow-gpu': null,
+      /** @tensorflow/tfjs-node (CPU, native TensorFlow). */
+      tensorflow: null,
+      /** @tensorflow/tfjs-backend-wasm. */
+      wasm: null,
+      /** @tensorflow/tfjs-backend-cpu (plain JavaScript). */
+      cpu: null,
+    }),
   }),
 ]);
 
@@ -89,9 +165,12 @@ export type EvaluateConfig = t.TypeOf<typeof EvaluateConfig>;
 
 /** Raised for an invalid config; every problem is listed with its path, value and expected type. */
 export class ConfigError extends Error {
+  /** Error name: `ConfigError`. */
   override readonly name = 'ConfigError';
   constructor(
+    /** The config file, as given. */
     readonly file: string,
+    /** Every problem, one line each: path, value and expected type. */
     readonly problems: readonly string[],
   ) {
     super(`${file} is not a valid vlm-compat config:\n  ${problems.join('\n  ')}`);

@@ -12,6 +12,9 @@ import { SubsetImageSource } from '../training/subset-source.js';
 import { trainModule } from '../training/train.js';
 import { TrainingDivergedError, type ImageSource, type TrainOptions, type TrainReport, type TrainingProgress } from '../training/types.js';
 import type { PredictionSets } from '../metrics/types.js';
+import { forecastCompatibility, forecastImageBudget } from '../forecast/forecast.js';
+import type { ForecastOptions } from '../forecast/types.js';
+import { checkMigrationMethods, measureMigrations, type MeasuredMigration, type MigrateOptions, type MigrationMethod } from '../migrate/index.js';
 import { fromException, type PipelineError } from './errors.js';
 import { checkCompatibility } from './preflight.js';
 import type { CellKey, CellResult, ConditionResult } from './results.js';
@@ -22,12 +25,18 @@ import { summarizeCell, type DecisionSettings } from './summarize.js';
  * backbone (backbones can preprocess images differently), with class names and template.
  */
 export interface TransferDataset {
+  /** Name shown in results and reports. */
   readonly name: string;
+  /** Class names, indexed by label. */
   readonly classNames: readonly string[];
   /** Prompt template of the zero-shot baseline and of modules that start from it. */
   readonly template: string;
+  /** Opens the training pool, from which the K-shot split is drawn, preprocessed for `backbone`. */
   train(backbone: Backbone): ImageSource;
+  /** Opens the test split, preprocessed for `backbone`. */
   test(backbone: Backbone): ImageSource;
+  /** Opens the validation split, from which a few examples per class go to methods that choose hyperparameters on them. */
+  val?(backbone: Backbone): ImageSource;
 }
 
 /** Wraps splits that are the same for every backbone, such as in-memory tensors, as a transfer data set. */
@@ -37,24 +46,64 @@ export function fixedDataset(name: string, classNames: readonly string[], templa
 
 /** One evaluate-transfer run: a method on a data set, trained on the source and moved to the target. */
 export interface TransferTask {
+  /** Backbone the module is trained on. */
   readonly source: Backbone;
+  /** Backbone the module is transplanted onto. */
   readonly target: Backbone;
+  /** Data set of the cell. */
   readonly dataset: TransferDataset;
+  /** Registry name of the tuning method, such as `coop`. */
   readonly method: string;
   /** The method's config; fields left out take the method's defaults. */
   readonly config?: unknown;
   /** Training overrides (epochs, learning rate, ...). */
   readonly training?: Omit<TrainOptions, 'seed'>;
+  /** Seed of the K-shot draw, module initialization and training. */
   readonly seed: number;
+  /** Training examples per class (K). */
   readonly shots: number;
   /** Also train the module afresh on the target, the retrain reference. Default true. */
   readonly retrain?: boolean;
+  /** Prices and tolerance for the retrain-or-reuse decision; without them every price is 0 and every option admissible. */
   readonly decision?: DecisionSettings;
   /** Bootstrap resamples for metric intervals; 0 turns them off. Default 1000. */
   readonly bootstrapSamples?: number;
-  readonly onProgress?: (event: { readonly phase: 'train-source' | 'retrain-target'; readonly progress: TrainingProgress }) => void;
+  /** Called after every optimizer step of training on the source and of retraining on the target. */
+  readonly onProgress?: (event: {
+    /** The training run of the step: on the source, or the retrain reference on the target. */
+    readonly phase: 'train-source' | 'retrain-target';
+    /** The step's progress. */
+    readonly progress: TrainingProgress;
+  }) => void;
   /** Shared feature cache; a private one is created and freed when absent. */
   readonly features?: FeatureCache;
+  /**
+   * Unlabeled images, opened for a backbone, for the forecast and for label-free migration. Their labels
+   * are never read. Images of the test split make the migration transductive, which a report should state.
+   */
+  readonly unlabeled?: (backbone: Backbone) => ImageSource;
+  /**
+   * Forecast retention from `unlabeled` before the transplanted evaluation and record it in the cell, with
+   * an image cap and coefficients when an object is given. Default true when `unlabeled` is set, with an
+   * image cap of 5% of the test split (16 to 128 images), so the forecast costs about 5% of the evaluation.
+   */
+  readonly forecast?: boolean | Pick<ForecastOptions, 'maxImages' | 'coefficients'>;
+  /** Label-free migrations to measure as the extra conditions `target-bridged` and `target-distilled`; needs `unlabeled`. */
+  readonly migrate?: readonly MigrationMethod[];
+  /** Settings of those migrations: image cap, distillation temperature and training overrides. */
+  readonly migration?: Omit<MigrateOptions, 'method' | 'features' | 'seed'>;
+}
+
+/** Validation examples per class drawn for a cell: as CoOp's protocol, min(shots, 4). */
+const maxValidationShots = 4;
+
+/** Opens the few-shot validation examples for `backbone`, or undefined when the data set has no validation split. */
+function validationSplit(task: TransferTask, backbone: Backbone): ImageSource | undefined {
+  const val = task.dataset.val?.(backbone);
+  if (val === undefined || val.size === 0) return undefined;
+  const shots = Math.min(task.shots, maxValidationShots);
+  const indices = sampleFewShot(val.labels, task.dataset.classNames.length, shots, createRandom(task.seed).fork('validation-shots')).indices;
+  return new SubsetImageSource(val, indices, `${task.dataset.name}/val/${shots}-shot/seed-${task.seed}`);
 }
 
 /** Opens the K-shot training examples for `backbone`, with the same indices for source and target. */
@@ -77,7 +126,14 @@ function train(method: TuningMethod<unknown>, config: unknown, backbone: Backbon
       const module = method.create({ backbone, classNames: task.dataset.classNames, config, random: createRandom(task.seed).fork(`init-${method.name}`), template: task.dataset.template });
       try {
         const onProgress = task.onProgress === undefined ? undefined : (progress: TrainingProgress) => task.onProgress?.({ phase, progress });
-        const report = await trainModule(module, backbone, features, data, { ...task.training, seed: task.seed, method, ...(onProgress === undefined ? {} : { onProgress }) });
+        const validation = validationSplit(task, backbone);
+        const report = await trainModule(module, backbone, features, data, {
+          ...task.training,
+          seed: task.seed,
+          method,
+          ...(onProgress === undefined ? {} : { onProgress }),
+          ...(validation === undefined ? {} : { validation }),
+        });
         return { module, report };
       } catch (error) {
         module.dispose();
@@ -98,11 +154,22 @@ function predictWith(module: TuningModule | undefined, backbone: Backbone, featu
   );
 }
 
+/** Throws when label-free migration is requested without unlabeled images or with an unknown method. */
+function checkLabelFreeSettings(task: TransferTask): void {
+  const methods = task.migrate ?? [];
+  checkMigrationMethods(methods);
+  if (methods.length > 0 && task.unlabeled === undefined) {
+    throw new Error(`migrate [${methods.join(', ')}] needs unlabeled images; set unlabeled to a function that opens them for a backbone`);
+  }
+}
+
 /**
  * Runs evaluate-transfer for one cell. It draws the seeded K-shot training split, trains the module on the
  * source and predicts with it, then preflights it against the target. It predicts with target zero-shot,
  * target + transplanted and (optionally) target + retrained, then computes metrics, cost and the decision.
- * A module that fails preflight ends the run with `IncompatibleModule` before any target compute.
+ * A module that fails preflight ends the run with `IncompatibleModule` before any target compute. With
+ * `unlabeled`, it also forecasts retention before any target prediction and measures the label-free
+ * migrations in `migrate` as extra conditions, the most accurate of which the decision weighs as `migrate`.
  */
 export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineError, CellResult> {
   const features = task.features ?? new FeatureCache();
@@ -113,11 +180,13 @@ export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineErro
   };
   let trained: Trained | undefined;
   let retrained: Trained | undefined;
+  const migratedModules: TuningModule[] = [];
 
   const run = pipe(
     TE.Do,
     TE.bind('method', () => TE.tryCatch(async () => getMethod(task.method), fromException('InvalidConfig', {}))),
     TE.bind('config', ({ method }) => TE.tryCatch(async () => resolveConfig(method, task.config ?? {}), fromException('InvalidConfig', {}))),
+    TE.chainFirst(() => TE.tryCatch(async () => checkLabelFreeSettings(task), fromException('InvalidConfig', {}))),
     TE.bind('shotIndices', () =>
       TE.tryCatch(
         async () => sampleFewShot(task.dataset.train(task.source).labels, task.dataset.classNames.length, task.shots, createRandom(task.seed).fork('shots')).indices,
@@ -133,6 +202,20 @@ export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineErro
         ? TE.right(undefined)
         : TE.left<PipelineError>({ _tag: 'IncompatibleModule', method: task.method, mismatches, message: `${mismatches.length} mismatch(es) with ${task.target.identity.name}` });
     }),
+    TE.bind('forecast', ({ source }) =>
+      task.unlabeled === undefined || task.forecast === false
+        ? TE.right(undefined)
+        : TE.tryCatch(
+            () =>
+              forecastCompatibility(source.module, task.source, task.target, task.unlabeled as (backbone: Backbone) => ImageSource, {
+                maxImages: forecastImageBudget(task.dataset.test(task.target).size),
+                ...(typeof task.forecast === 'object' ? task.forecast : {}),
+                features,
+                seed: task.seed,
+              }),
+            fromException('EvaluationFailed', { step: 'forecast' }),
+          ),
+    ),
     TE.bind('zeroShot', () => predictWith(undefined, task.target, features, task, 'target zero-shot')),
     TE.bind('transplanted', ({ source }) => predictWith(source.module, task.target, features, task, 'target + transplanted')),
     TE.bind('retrained', ({ method, config, shotIndices }) =>
@@ -144,7 +227,25 @@ export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineErro
             TE.chain((r) => pipe(predictWith(r.module, task.target, features, task, 'target + retrained'), TE.map((p) => ({ report: r.report, predictions: p })))),
           ),
     ),
-    TE.map(({ method, source, sourcePredictions, zeroShot, transplanted, retrained: retrain }) => {
+    TE.bind('migrated', ({ source }) =>
+      task.unlabeled === undefined || (task.migrate ?? []).length === 0
+        ? TE.right<PipelineError, MeasuredMigration[]>([])
+        : TE.tryCatch(
+            () =>
+              measureMigrations(
+                source.module,
+                task.source,
+                task.target,
+                task.unlabeled as (backbone: Backbone) => ImageSource,
+                task.dataset.test(task.target),
+                task.migrate ?? [],
+                { ...task.migration, features, seed: task.seed },
+                (module) => migratedModules.push(module),
+              ),
+            fromException('EvaluationFailed', { step: 'label-free migration' }),
+          ),
+    ),
+    TE.map(({ method, source, sourcePredictions, zeroShot, transplanted, retrained: retrain, forecast, migrated }) => {
       const labels = task.dataset.test(task.target).labels;
       const sets: PredictionSets = {
         labels,
@@ -153,6 +254,7 @@ export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineErro
         targetZeroShot: zeroShot.predictions,
         targetTransplanted: transplanted.predictions,
         ...(retrain === undefined ? {} : { targetRetrained: retrain.predictions.predictions }),
+        ...(migrated.length === 0 ? {} : { extra: Object.fromEntries(migrated.flatMap((m) => (m.predictions === undefined ? [] : [[m.record.condition, m.predictions]]))) }),
       };
       const conditions: Record<string, ConditionResult> = {
         'source-module': condition(sourcePredictions.predictions, labels),
@@ -160,6 +262,7 @@ export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineErro
         'target-transplanted': condition(transplanted.predictions, labels),
       };
       if (retrain !== undefined) conditions['target-retrained'] = condition(retrain.predictions.predictions, labels);
+      for (const m of migrated) if (m.predictions !== undefined) conditions[m.record.condition] = condition(m.predictions, labels);
       const summary = summarizeCell(sets, {
         seed: task.seed,
         bootstrapSamples: task.bootstrapSamples ?? 1000,
@@ -168,6 +271,7 @@ export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineErro
         ...(retrain === undefined ? {} : { retrain: retrain.report }),
         classes: task.dataset.classNames.length,
         shots: task.shots,
+        ...(migrated.length === 0 ? {} : { migrations: migrated.map((m) => m.record) }),
       });
       const cell: CellResult = {
         key,
@@ -182,6 +286,8 @@ export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineErro
         cost: { train: source.report, ...(retrain === undefined ? {} : { retrain: retrain.report }) },
         decision: summary.decision,
         mismatches: [],
+        ...(forecast === undefined ? {} : { forecast }),
+        ...(migrated.length === 0 ? {} : { migrations: migrated.map((m) => m.record) }),
       };
       return cell;
     }),
@@ -191,7 +297,7 @@ export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineErro
     try {
       return await run();
     } finally {
-      disposeAll([trained?.module, retrained?.module]);
+      disposeAll([trained?.module, retrained?.module, ...migratedModules]);
     }
   };
 }

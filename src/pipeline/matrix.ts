@@ -9,7 +9,9 @@ import { resultsSchemaVersion, type BackboneRecord, type CellKey, type CellResul
 
 /** A shard of the matrix: this machine runs cells whose position modulo `count` equals `index` (0-based). */
 export interface Shard {
+  /** This shard's position, 0-based (`--shard 1/4` gives 0). */
   readonly index: number;
+  /** Number of shards. */
   readonly count: number;
 }
 
@@ -44,8 +46,11 @@ export function cellFileName(key: CellKey): string {
 
 /** The part of results.json that every shard of one run shares, kept in `<output>/run.json`. */
 export interface RunHeader {
+  /** The source backbone. */
   readonly source: BackboneRecord;
+  /** The target backbone. */
   readonly target: BackboneRecord;
+  /** Settings that change results: modules, shots, seeds, retrain, prices, tolerance. */
   readonly settings: Readonly<Record<string, unknown>>;
 }
 
@@ -75,21 +80,31 @@ async function finishedCells(folder: string): Promise<Map<string, CellResult>> {
 
 /** Progress of a matrix run, one event per cell. */
 export interface MatrixEvent {
+  /** The cell. */
   readonly key: CellKey;
+  /** Position of the cell in this shard's list, 0-based. */
   readonly position: number;
+  /** Number of cells in this shard. */
   readonly total: number;
+  /** `skipped` when a previous run already finished the cell, else the cell's status. */
   readonly outcome: 'skipped' | 'ok' | 'incompatible' | 'failed';
+  /** Error message of an incompatible or failed cell. */
   readonly message?: string;
 }
 
 /** Options of {@link runMatrix}. */
 export interface MatrixOptions {
+  /** Every cell of the matrix, in plan order; the shard picks its part. */
   readonly cells: readonly CellKey[];
+  /** Output folder: run.json, cells/ and results.json go here. */
   readonly output: string;
+  /** Backbones and settings of the run; must match an existing run.json in `output`. */
   readonly header: RunHeader;
+  /** The part of the matrix this machine runs; all cells when absent. */
   readonly shard?: Shard;
   /** Runs one cell; a Left becomes an `incompatible` or `failed` cell record. */
   readonly runCell: (key: CellKey) => TE.TaskEither<PipelineError, CellResult>;
+  /** Called after each cell, including skipped ones. */
   readonly onCell?: (event: MatrixEvent) => void;
 }
 

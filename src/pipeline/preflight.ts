@@ -5,7 +5,9 @@ import type { Backbone, BackboneDimensions } from '../backbones/types.js';
 export interface Mismatch {
   /** The field that differs: a dimension name, `tokenizer` or `classNames`. */
   readonly field: keyof BackboneDimensions | 'tokenizer' | 'classNames';
+  /** The module's value: the source backbone's dimension or tokenizer, or the module's class names. */
   readonly module: unknown;
+  /** The target's value: its dimension or tokenizer, or the data set's class names. */
   readonly backbone: unknown;
   /** Why this matters for this module and what to do. */
   readonly message: string;

@@ -15,7 +15,7 @@ const defaultSeeds = [1];
 /** Adapts a loaded data set to evaluate-transfer: each split opened once per backbone with its preprocessing. */
 export function transferDataset(dataset: Dataset): TransferDataset {
   const opened = new Map<string, ImageSource>();
-  const open = (split: 'train' | 'test', backbone: Backbone): ImageSource => {
+  const open = (split: 'train' | 'val' | 'test', backbone: Backbone): ImageSource => {
     const key = `${split}:${backbone.identity.weightsSha256}:${backbone.identity.name}`;
     let source = opened.get(key);
     if (source === undefined) {
@@ -30,6 +30,7 @@ export function transferDataset(dataset: Dataset): TransferDataset {
     template: dataset.template,
     train: (backbone) => open('train', backbone),
     test: (backbone) => open('test', backbone),
+    val: (backbone) => open('val', backbone),
   };
 }
 
@@ -47,12 +48,28 @@ async function loadDataset(config: EvaluateConfig['datasets'][number]): Promise<
 
 /** Progress of a whole evaluation: a cell finished, or a training epoch step inside the current cell. */
 export type EvaluationEvent =
-  | { readonly type: 'cell'; readonly event: MatrixEvent }
-  | { readonly type: 'training'; readonly cell: string; readonly phase: 'train-source' | 'retrain-target'; readonly progress: TrainingProgress };
+  | {
+      /** A cell finished or was skipped. */
+      readonly type: 'cell';
+      /** The cell and its outcome. */
+      readonly event: MatrixEvent;
+    }
+  | {
+      /** An optimizer step inside the current cell. */
+      readonly type: 'training';
+      /** The cell, as `dataset/method/K-shot/seed S`. */
+      readonly cell: string;
+      /** Training on the source or retraining on the target. */
+      readonly phase: 'train-source' | 'retrain-target';
+      /** The step's progress. */
+      readonly progress: TrainingProgress;
+    };
 
 /** Options of {@link runEvaluation}. */
 export interface RunEvaluationOptions {
+  /** The part of the matrix this machine runs; all cells when absent. */
   readonly shard?: Shard;
+  /** Called for every finished cell and every training step. */
   readonly onEvent?: (event: EvaluationEvent) => void;
 }
 

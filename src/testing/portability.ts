@@ -26,12 +26,19 @@ export interface PortabilityOptions {
 
 /** The measured portability of a module onto a target backbone. */
 export interface PortabilityReport {
+  /** Accuracy of source + module, 0..1. */
   readonly sourceAccuracy: number;
+  /** Accuracy of the target zero-shot with the module's class names and template, 0..1. */
   readonly targetZeroShotAccuracy: number;
+  /** Accuracy of target + transplanted module, 0..1; 0 when preflight found mismatches, because the module is then not run. */
   readonly transplantedAccuracy: number;
+  /** transplantedAccuracy / sourceAccuracy; NaN when sourceAccuracy is 0. */
   readonly retention: number;
+  /** Negative flip rate: share of test examples source + module gets right and target + transplanted gets wrong. */
   readonly nfr: number;
+  /** transplantedAccuracy − targetZeroShotAccuracy, as a fraction. */
   readonly gain: number;
+  /** Preflight mismatches between the module and the target; each one is also a failure. */
   readonly mismatches: readonly Mismatch[];
   /** Classes by accuracy change, worst first. */
   readonly classes: readonly ClassAccuracyChange[];
@@ -41,8 +48,13 @@ export interface PortabilityReport {
 
 /** Raised by {@link assertPortable}; the message lists the measured values, the thresholds and the worst classes. */
 export class PortabilityError extends Error {
+  /** Error name: `PortabilityError`. */
   override readonly name = 'PortabilityError';
-  constructor(readonly report: PortabilityReport, message: string) {
+  constructor(
+    /** The measurements and the failed thresholds. */
+    readonly report: PortabilityReport,
+    message: string,
+  ) {
     super(message);
   }
 }

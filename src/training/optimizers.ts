@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /** An optimizer over named variables whose learning rate is set at every step by the schedule. */
 export interface Optimizer {
+  /** Updates every variable that has a gradient in `gradients` (keyed by variable name) at `learningRate`. */
   step(gradients: ReadonlyMap<string, tf.Tensor>, learningRate: number): void;
+  /** Frees the optimizer's state (momentum buffers, moment estimates). */
   dispose(): void;
 }
 

@@ -11,6 +11,7 @@ export interface Predictions {
   readonly predictions: Int32Array;
   /** Logits [examples, classes], row-major. */
   readonly logits: Float32Array;
+  /** Number of classes, the row width of `logits`. */
   readonly classes: number;
 }
 
@@ -18,6 +19,7 @@ export interface Predictions {
 export interface PredictOptions {
   /** Zero-shot only: class names and template of the hand-written prompts. */
   readonly classNames?: readonly string[];
+  /** Template of the hand-written prompts, such as "a photo of a {}.". */
   readonly template?: string;
   /** Examples per forward pass. Default 64. */
   readonly batchSize?: number;

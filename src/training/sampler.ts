@@ -18,7 +18,12 @@ export interface FewShotSample {
   /** Indices of the chosen examples, grouped by class in class order. */
   readonly indices: number[];
   /** Classes that had fewer than `shots` examples, with how many they had (all of them were taken). */
-  readonly shortClasses: ReadonlyArray<{ readonly label: number; readonly available: number }>;
+  readonly shortClasses: ReadonlyArray<{
+    /** Class index. */
+    readonly label: number;
+    /** Examples the class had. */
+    readonly available: number;
+  }>;
 }
 
 /**

@@ -4,35 +4,94 @@ import type { RawTensor } from '../../io/safetensors.js';
 import type { Activation } from '../layers.js';
 import type { ClipConfig } from './config.js';
 
-const activation = t.keyof({ quick_gelu: null, gelu: null });
+const activation = t.keyof({
+  /** QuickGELU, x · sigmoid(1.702 x), which OpenAI CLIP was trained with. */
+  quick_gelu: null,
+  /** GELU in its exact erf form. */
+  gelu: null,
+});
 
 const hfTower = t.partial({
+  /** Width of the hidden states. */
   hidden_size: t.number,
+  /** Hidden width of the MLP. */
   intermediate_size: t.number,
+  /** Attention heads per block. */
   num_attention_heads: t.number,
+  /** Number of transformer blocks. */
   num_hidden_layers: t.number,
+  /** Activation between the two MLP projections. */
   hidden_act: activation,
+  /** Epsilon of every layer norm. */
   layer_norm_eps: t.number,
+  /** Text only: maximum number of tokens. */
   max_position_embeddings: t.number,
+  /** Text only: rows of the token embedding table. */
   vocab_size: t.number,
+  /** Vision only: input image side, pixels. */
   image_size: t.number,
+  /** Vision only: patch side, pixels. */
   patch_size: t.number,
 });
 
 /** The fields of a HuggingFace `CLIPModel` config.json that vlm-compat reads. Missing fields take transformers' defaults. */
-export const HfClipConfigJson = t.partial({ projection_dim: t.number, text_config: hfTower, vision_config: hfTower });
+export const HfClipConfigJson = t.partial({
+  /** Width of the joint image-text embedding space. */
+  projection_dim: t.number,
+  /** Text tower sizes. */
+  text_config: hfTower,
+  /** Vision tower sizes. */
+  vision_config: hfTower,
+});
 /** The decoded form of {@link HfClipConfigJson}. */
 export type HfClipConfigJson = t.TypeOf<typeof HfClipConfigJson>;
 
 /** The fields of an open_clip `open_clip_config.json` that vlm-compat reads. */
 export const OpenClipConfigJson = t.partial({
+  /** The model architecture. */
   model_cfg: t.partial({
+    /** Width of the joint image-text embedding space. */
     embed_dim: t.number,
+    /** True for QuickGELU (OpenAI's weights), false for GELU. */
     quick_gelu: t.boolean,
-    vision_cfg: t.partial({ width: t.number, layers: t.number, head_width: t.number, patch_size: t.number, image_size: t.number, mlp_ratio: t.number }),
-    text_cfg: t.partial({ width: t.number, layers: t.number, heads: t.number, context_length: t.number, vocab_size: t.number }),
+    /** Vision tower sizes. */
+    vision_cfg: t.partial({
+      /** Width of the hidden states. */
+      width: t.number,
+      /** Number of transformer blocks. */
+      layers: t.number,
+      /** Width of one attention head; heads = width / head_width. */
+      head_width: t.number,
+      /** Patch side, pixels. */
+      patch_size: t.number,
+      /** Input image side, pixels. */
+      image_size: t.number,
+      /** MLP hidden width as a multiple of `width`; the loader reads the width from tensor shapes instead. */
+      mlp_ratio: t.number,
+    }),
+    /** Text tower sizes. */
+    text_cfg: t.partial({
+      /** Width of the hidden states. */
+      width: t.number,
+      /** Number of transformer blocks. */
+      layers: t.number,
+      /** Attention heads per block. */
+      heads: t.number,
+      /** Maximum number of tokens. */
+      context_length: t.number,
+      /** Rows of the token embedding table. */
+      vocab_size: t.number,
+    }),
   }),
-  preprocess_cfg: t.partial({ mean: t.array(t.number), std: t.array(t.number), interpolation: t.string }),
+  /** Image preprocessing. */
+  preprocess_cfg: t.partial({
+    /** Per-channel mean (R, G, B) of pixel values scaled to [0, 1]. */
+    mean: t.array(t.number),
+    /** Per-channel standard deviation (R, G, B). */
+    std: t.array(t.number),
+    /** Resize filter: `bilinear`, else bicubic. */
+    interpolation: t.string,
+  }),
 });
 /** The decoded form of {@link OpenClipConfigJson}. */
 export type OpenClipConfigJson = t.TypeOf<typeof OpenClipConfigJson>;

@@ -31,6 +31,7 @@ export interface LoadBackboneOptions {
   readonly revision?: string;
   /** Folder with the tokenizer files, if not the weights folder. */
   readonly tokenizerFolder?: string;
+  /** Logger for the load steps; the library-wide logger from `getLogger()` when absent. */
   readonly logger?: Logger;
 }
 

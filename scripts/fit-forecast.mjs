@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+// Refits the coefficients of the compatibility forecast from results.json files whose cells carry forecast
+// evidence (evaluate-transfer run with unlabeled images) and measured retention, and writes them as the
+// JSON that forecastCompatibility reads. Needs a build that exports the forecast API (npm run build).
+//
+//   node scripts/fit-forecast.mjs results.json [more-results.json ...] [--out src/forecast/coefficients.json]
+//        [--ridge 0.1] [--level 0.95] [--note "what the data is"]
+
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { fitForecastCoefficients, forecastFeatureNames, forecastRowsFromResults } from 'vlm-compat';
+
+const usage = `Usage: node scripts/fit-forecast.mjs RESULTS.json [RESULTS.json ...] [options]
+
+Options:
+  --out FILE     where to write the coefficients (default: print them)
+  --ridge L      ridge strength on every weight but the intercept (default 0.1)
+  --level P      coverage of the prediction interval, between 0 and 1 (default 0.95)
+  --note TEXT    what the results are and how far the fit can be trusted; stored in the file`;
+
+function parseNumber(name, text, fallback) {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value)) throw new Error(`--${name} ${JSON.stringify(text)} is not a number`);
+  return value;
+}
+
+async function main() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { out: { type: 'string' }, ridge: { type: 'string' }, level: { type: 'string' }, note: { type: 'string' }, help: { type: 'boolean' } },
+  });
+  if (values.help || positionals.length === 0) {
+    console.log(usage);
+    process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+
+  const rows = [];
+  for (const path of positionals) {
+    let json;
+    try {
+      json = JSON.parse(await readFile(path, 'utf8'));
+    } catch (error) {
+      throw new Error(`could not read ${path}: ${error.message}`);
+    }
+    const found = forecastRowsFromResults(json, path);
+    rows.push(...found.rows);
+    const { notOk, noForecast, undefinedValues } = found.skipped;
+    console.log(`${path}: ${found.rows.length} cells used; skipped ${notOk} not ok, ${noForecast} without forecast evidence, ${undefinedValues} with an undefined retention or measurement`);
+  }
+
+  const note = values.note ?? `fitted by scripts/fit-forecast.mjs on ${positionals.join(', ')}`;
+  const coefficients = fitForecastCoefficients(rows, {
+    ridge: parseNumber('ridge', values.ridge, 0.1),
+    level: parseNumber('level', values.level, 0.95),
+    note,
+  });
+
+  const fitted = rows.map((row) => {
+    const x = [1, row.cka, row.procrustesResidual, row.zeroShotAgreement, row.depthCategory === 'input' ? 1 : 0, row.depthCategory === 'layers' ? 1 : 0];
+    return x.reduce((sum, value, i) => sum + value * coefficients.weights[i], 0);
+  });
+  const meanRetention = rows.reduce((sum, row) => sum + row.retention, 0) / rows.length;
+  const total = rows.reduce((sum, row) => sum + (row.retention - meanRetention) ** 2, 0);
+  const residual = rows.reduce((sum, row, i) => sum + (row.retention - fitted[i]) ** 2, 0);
+  console.log(`fitted ${rows.length} cells from ${coefficients.fittedOn.backbonePairs.join('; ')}`);
+  forecastFeatureNames.forEach((name, i) => console.log(`  ${name.padEnd(20)} ${coefficients.weights[i].toFixed(4)}`));
+  console.log(`  residual std ${coefficients.residualStd.toFixed(4)}, in-sample R² ${total > 0 ? (1 - residual / total).toFixed(3) : 'undefined (constant retention)'}`);
+
+  const text = JSON.stringify(coefficients, null, 2) + '\n';
+  if (values.out === undefined) console.log(text);
+  else {
+    await writeFile(values.out, text);
+    console.log(`wrote ${values.out}`);
+  }
+}
+
+main().catch((error) => {
+  console.error(`fit-forecast: ${error.message}`);
+  process.exitCode = 1;
+});

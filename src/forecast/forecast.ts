@@ -1,0 +1,120 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { FeatureCache, fillTemplate } from '../adapters/features.js';
+import type { TuningModule } from '../adapters/types.js';
+import type { Backbone } from '../backbones/types.js';
+import { getLogger } from '../runtime/logger.js';
+import { encodeImages } from '../training/train.js';
+import { defaultForecastCoefficients, depthCategory, featureSetFor, predictRetention } from './predictor.js';
+import { featureSimilarity, zeroShotAgreement } from './similarity.js';
+import type { CompatibilityForecast, FeatureSimilarity, ForecastEvidence, ForecastOptions, UnlabeledImages } from './types.js';
+import { openUnlabeled } from './unlabeled.js';
+
+/** Default cap on the unlabeled images a forecast encodes: a small fraction of a typical test split, and enough for the agreement share to have a standard error of at most 0.045. */
+export const defaultForecastImages = 128;
+
+/** Share of a test split's size that {@link forecastImageBudget} allows the forecast to encode. */
+export const forecastImageShare = 0.05;
+
+/**
+ * Returns how many unlabeled images a forecast ahead of an evaluation on `testImages` test images should
+ * encode: 5% of the test split, at least 16 and at most {@link defaultForecastImages}. Encoding an image
+ * costs the same in the forecast as in the evaluation, which encodes every test image on both backbones,
+ * so the forecast's image work stays at about 5% of the evaluation's.
+ */
+// NOTE: with fewer than about 64 images the zero-shot agreement has a standard error above 0.06 and CKA is
+// biased upwards (fewer images than dimensions), so forecasts for small test splits are coarse.
+export function forecastImageBudget(testImages: number): number {
+  return Math.min(defaultForecastImages, Math.max(16, Math.floor(testImages * forecastImageShare)));
+}
+
+/** Throws when features contain NaN or infinite values, which would make every measurement meaningless (argmax of NaN is class 0). */
+function checkFinite(features: tf.Tensor2D, what: string, backbone: Backbone): void {
+  const finite = tf.tidy(() => tf.all(tf.isFinite(features)).dataSync()[0] === 1);
+  if (!finite) throw new Error(`forecastCompatibility: backbone ${backbone.identity.name} gave NaN or infinite ${what}; check its weights and the input images`);
+}
+
+function mean(values: readonly number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
+/**
+ * Forecasts how much of a module's accuracy survives a transplant from `source` to `target`, before any
+ * transplanted evaluation and without labels. It compares the two backbones where the module attaches, on
+ * the user's unlabeled images and on the module's class prompts. The measurements are linear CKA, the
+ * residual of the best orthogonal map from target to source features, and how often the two zero-shot
+ * classifiers agree. A linear model over these and the module's depth category predicts the retention
+ * with an interval. The model's coefficients come from `options.coefficients` or the shipped file.
+ *
+ * The module's parameters are not used: only its attachment depth, class names and template. Never reads
+ * `unlabeledImages.labels`.
+ */
+export async function forecastCompatibility(module: TuningModule, source: Backbone, target: Backbone, unlabeledImages: UnlabeledImages, options: ForecastOptions = {}): Promise<CompatibilityForecast> {
+  const started = performance.now();
+  const coefficients = options.coefficients ?? defaultForecastCoefficients();
+  const featureSet = featureSetFor(module.attachment.depth);
+  const prompts = module.classNames.map((name) => fillTemplate(module.template, name));
+  if (featureSet === 'text' && prompts.length < 2) {
+    throw new Error(`forecastCompatibility compares class prompts for ${module.method}, which needs at least 2 classes, but the module has ${prompts.length}`);
+  }
+
+  const images = openUnlabeled(unlabeledImages, source, target, {
+    maxImages: options.maxImages ?? defaultForecastImages,
+    seed: options.seed ?? 0,
+    purpose: 'forecastCompatibility',
+    minimum: 2,
+  });
+  const features = options.features ?? new FeatureCache();
+  const all = Array.from({ length: images.count }, (_, i) => i);
+  let sourceImages: tf.Tensor2D | undefined;
+  let targetImages: tf.Tensor2D | undefined;
+  try {
+    // [images, embedDim] of each backbone, computed without any module.
+    sourceImages = await encodeImages(source, images.source, all);
+    targetImages = await encodeImages(target, images.target, all);
+
+    const sourceText = features.textFeatures(source, prompts);
+    const targetText = features.textFeatures(target, prompts);
+    checkFinite(sourceImages, 'image features', source);
+    checkFinite(targetImages, 'image features', target);
+    checkFinite(sourceText, 'text features of the class prompts', source);
+    checkFinite(targetText, 'text features of the class prompts', target);
+    const image: FeatureSimilarity | undefined = featureSet === 'text' ? undefined : featureSimilarity(targetImages, sourceImages);
+    const text: FeatureSimilarity | undefined = featureSet === 'image' || prompts.length < 2 ? undefined : featureSimilarity(targetText, sourceText);
+    const parts = [image, text].filter((part): part is FeatureSimilarity => part !== undefined);
+    const agreement = zeroShotAgreement(
+      sourceImages,
+      features.zeroShotClassifier(source, module.classNames, module.template),
+      targetImages,
+      features.zeroShotClassifier(target, module.classNames, module.template),
+    );
+
+    let comparedSet: ForecastEvidence['featureSet'] = 'image+text';
+    if (text === undefined) comparedSet = 'image';
+    if (image === undefined) comparedSet = 'text';
+    const evidence: ForecastEvidence = {
+      featureSet: comparedSet,
+      cka: mean(parts.map((part) => part.cka)),
+      procrustesResidual: mean(parts.map((part) => part.procrustesResidual)),
+      zeroShotAgreement: agreement,
+      depthCategory: depthCategory(module.attachment.depth),
+      ...(image === undefined ? {} : { image }),
+      ...(text === undefined ? {} : { text }),
+      images: images.count,
+      classPrompts: prompts.length,
+    };
+    const prediction = predictRetention(coefficients, evidence);
+    const seconds = (performance.now() - started) / 1000;
+    getLogger().debug(`forecast for ${module.method} from ${source.identity.name} to ${target.identity.name}`, { ...prediction, seconds });
+    return {
+      ...prediction,
+      evidence,
+      calibration: `${coefficients.fittedOn.cells} cells (${coefficients.fittedOn.backbonePairs.join('; ') || 'no backbone pairs'}): ${coefficients.fittedOn.note}`,
+      source: source.identity,
+      target: target.identity,
+      seconds,
+    };
+  } finally {
+    tf.dispose([sourceImages, targetImages].filter((x): x is tf.Tensor2D => x !== undefined));
+    if (options.features === undefined) features.dispose();
+  }
+}

@@ -1,0 +1,89 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { l2Normalize } from '../adapters/features.js';
+import { nuclearNorm } from './linalg.js';
+import type { FeatureSimilarity } from './types.js';
+
+/** Reads a 2-D tensor into float64. */
+export function toFloat64(x: tf.Tensor2D): Float64Array {
+  return Float64Array.from(x.dataSync());
+}
+
+function squaredNorm(x: tf.Tensor): number {
+  return tf.tidy(() => tf.sum(tf.square(x)).dataSync()[0] as number);
+}
+
+/**
+ * Linear CKA (centered kernel alignment, Kornblith et al., "Similarity of Neural Network Representations
+ * Revisited", ICML 2019) of two representations of the same rows, x [n, dx] and y [n, dy]:
+ * ‖Ycᵀ Xc‖²_F / (‖Xcᵀ Xc‖_F ‖Ycᵀ Yc‖_F) with column-centered Xc and Yc. It is invariant to orthogonal maps
+ * and isotropic scaling of either side. Computed through the n × n Gram matrices when n is the smaller size.
+ * Returns NaN when either side has no variance (for example a single row).
+ */
+export function linearCka(x: tf.Tensor2D, y: tf.Tensor2D): number {
+  if (x.shape[0] !== y.shape[0]) throw new Error(`linearCka: x has ${x.shape[0]} rows but y has ${y.shape[0]}; pass two representations of the same rows`);
+  return tf.tidy(() => {
+    const xc = tf.sub(x, tf.mean(x, 0, true)) as tf.Tensor2D;
+    const yc = tf.sub(y, tf.mean(y, 0, true)) as tf.Tensor2D;
+    let numerator: number;
+    let denominator: number;
+    if (x.shape[0] <= Math.max(x.shape[1], y.shape[1])) {
+      // Gram form: with K = Xc Xcᵀ and L = Yc Ycᵀ, CKA = ⟨K, L⟩_F / (‖K‖_F ‖L‖_F).
+      const k = tf.matMul(xc, xc, false, true);
+      const l = tf.matMul(yc, yc, false, true);
+      numerator = tf.sum(tf.mul(k, l)).dataSync()[0] as number;
+      denominator = Math.sqrt(squaredNorm(k) * squaredNorm(l));
+    } else {
+      numerator = squaredNorm(tf.matMul(yc, xc, true, false));
+      denominator = Math.sqrt(squaredNorm(tf.matMul(xc, xc, true, false)) * squaredNorm(tf.matMul(yc, yc, true, false)));
+    }
+    return denominator > 0 ? numerator / denominator : Number.NaN;
+  });
+}
+
+/**
+ * Relative residual of the best orthogonal map from `target` [n, dt] to `source` [n, ds] rows, both L2
+ * normalized first: min over orthogonal W of ‖T W − S‖²_F / ‖S‖²_F = (‖T‖² + ‖S‖² − 2 ‖Tᵀ S‖_*) / ‖S‖²,
+ * where ‖·‖_* is the nuclear norm. 0 when the target is the source up to a rotation; at most 2.
+ */
+export function procrustesResidual(target: tf.Tensor2D, source: tf.Tensor2D): number {
+  if (target.shape[0] !== source.shape[0]) throw new Error(`procrustesResidual: target has ${target.shape[0]} rows but source has ${source.shape[0]}`);
+  let cross: Float64Array = new Float64Array(0);
+  let targetNorm = 0;
+  let sourceNorm = 0;
+  tf.tidy(() => {
+    const t = l2Normalize(target);
+    const s = l2Normalize(source);
+    cross = toFloat64(tf.matMul(t, s, true, false) as tf.Tensor2D);
+    targetNorm = squaredNorm(t);
+    sourceNorm = squaredNorm(s);
+  });
+  if (sourceNorm === 0) return Number.NaN;
+  const residual = (targetNorm + sourceNorm - 2 * nuclearNorm(cross, target.shape[1], source.shape[1])) / sourceNorm;
+  // Rounding can leave a residual of −1e-7 for identical features.
+  return Math.max(residual, 0);
+}
+
+/** CKA and Procrustes residual of two representations of the same rows; CKA is taken on L2-normalized rows. */
+export function featureSimilarity(target: tf.Tensor2D, source: tf.Tensor2D): FeatureSimilarity {
+  const cka = tf.tidy(() => linearCka(l2Normalize(source), l2Normalize(target)));
+  return { cka, procrustesResidual: procrustesResidual(target, source), rows: source.shape[0] };
+}
+
+/** Index of the largest entry of each row of logits [n, classes]. */
+export function rowArgmax(logits: tf.Tensor2D): Int32Array {
+  return tf.tidy(() => tf.argMax(logits, 1).dataSync() as Int32Array);
+}
+
+/**
+ * Share of rows on which two backbones' zero-shot classifiers pick the same class: image features
+ * [n, d] of each backbone against its own class prompt classifier [classes, d] (L2-normalized rows).
+ */
+export function zeroShotAgreement(sourceImages: tf.Tensor2D, sourceClassifier: tf.Tensor2D, targetImages: tf.Tensor2D, targetClassifier: tf.Tensor2D): number {
+  const rows = sourceImages.shape[0];
+  if (rows === 0) return Number.NaN;
+  const sourceClasses = tf.tidy(() => rowArgmax(tf.matMul(l2Normalize(sourceImages), sourceClassifier, false, true)));
+  const targetClasses = tf.tidy(() => rowArgmax(tf.matMul(l2Normalize(targetImages), targetClassifier, false, true)));
+  let same = 0;
+  for (let i = 0; i < rows; i++) if (sourceClasses[i] === targetClasses[i]) same++;
+  return same / rows;
+}

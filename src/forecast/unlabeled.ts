@@ -1,0 +1,90 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Backbone } from '../backbones/types.js';
+import { shuffled } from '../training/sampler.js';
+import { createRandom, type Random } from '../runtime/random.js';
+import type { ImageSource } from '../training/types.js';
+import type { UnlabeledImages } from './types.js';
+
+/** Raised when label-free code reads the labels of an unlabeled image source. */
+export class LabelAccessError extends Error {
+  override readonly name = 'LabelAccessError';
+}
+
+/**
+ * A view of some images of another source whose `labels` getter throws a {@link LabelAccessError}, so that
+ * forecasting and migration cannot use a label even by mistake. It has no `id`, so prediction does not
+ * cache its features under the base source's name.
+ */
+class LabelFreeView implements ImageSource {
+  readonly size: number;
+
+  constructor(
+    private readonly base: ImageSource,
+    private readonly indices: readonly number[],
+    private readonly purpose: string,
+  ) {
+    this.size = indices.length;
+  }
+
+  get labels(): Int32Array {
+    throw new LabelAccessError(`${this.purpose} uses no labels, but code read the labels of its unlabeled images; this is a bug in vlm-compat, please report it`);
+  }
+
+  images(indices: readonly number[], imageSize: number, augment?: Random): Promise<tf.Tensor4D> {
+    return this.base.images(
+      indices.map((i) => this.indices[i] as number),
+      imageSize,
+      augment,
+    );
+  }
+}
+
+/** Checks the size of an unlabeled source; `purpose` names the caller in the error. */
+function checkSize(source: ImageSource, purpose: string, minimum: number): void {
+  if (!Number.isInteger(source.size) || source.size < minimum) {
+    throw new Error(`${purpose} needs at least ${minimum} unlabeled images, but the image source has ${source.size}; pass more images`);
+  }
+}
+
+/**
+ * Picks which images to use: every one when the source has at most `maxImages`, else a seeded sample of
+ * `maxImages`, in ascending order.
+ */
+export function pickImages(size: number, maxImages: number, seed: number): number[] {
+  if (!Number.isInteger(maxImages) || maxImages < 1) throw new Error(`maxImages must be a positive integer, got ${maxImages}`);
+  const all = Array.from({ length: size }, (_, i) => i);
+  if (size <= maxImages) return all;
+  return shuffled(all, createRandom(seed).fork('unlabeled-sample'))
+    .slice(0, maxImages)
+    .sort((a, b) => a - b);
+}
+
+/** Unlabeled images opened for the source and the target backbone, as label-free views of the same indices. */
+export interface OpenedImages {
+  readonly source: ImageSource;
+  readonly target: ImageSource;
+  readonly count: number;
+}
+
+/**
+ * Opens `images` for both backbones and takes the same indices from each, at most `maxImages` of them.
+ * Both views throw when their labels are read. Throws when the two sources differ in size or hold fewer
+ * than `minimum` images.
+ */
+export function openUnlabeled(images: UnlabeledImages, source: Backbone, target: Backbone, options: { readonly maxImages: number; readonly seed: number; readonly purpose: string; readonly minimum: number }): OpenedImages {
+  const forSource = typeof images === 'function' ? images(source) : images;
+  const forTarget = typeof images === 'function' ? images(target) : images;
+  checkSize(forSource, options.purpose, options.minimum);
+  if (forTarget.size !== forSource.size) {
+    throw new Error(
+      `${options.purpose}: the unlabeled images have ${forSource.size} examples for ${source.identity.name} but ${forTarget.size} for ${target.identity.name}; ` +
+        'open the same images for both backbones',
+    );
+  }
+  const indices = pickImages(forSource.size, options.maxImages, options.seed);
+  return {
+    source: new LabelFreeView(forSource, indices, options.purpose),
+    target: new LabelFreeView(forTarget, indices, options.purpose),
+    count: indices.length,
+  };
+}

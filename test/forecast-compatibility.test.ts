@@ -1,0 +1,292 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FeatureCache } from '../src/adapters/features.js';
+import { getMethod, resolveConfig } from '../src/adapters/registry.js';
+import type { TuningModule } from '../src/adapters/types.js';
+import { ClipBackbone } from '../src/backbones/clip/model.js';
+import { openaiClipPreprocess } from '../src/backbones/preprocess.js';
+import { clipTokenizerFromVocabMerges } from '../src/backbones/tokenizer.js';
+import {
+  defaultForecastCoefficients,
+  forecastCompatibility,
+  forecastImageBudget,
+  forecastFeatureNames,
+  linearCka,
+  predictRetention,
+  procrustesResidual,
+  symmetricEigen,
+  type ForecastCoefficients,
+} from '../src/forecast/index.js';
+import { createRandom } from '../src/runtime/random.js';
+import type { TensorImageSource } from '../src/training/tensor-source.js';
+import type { ImageSource } from '../src/training/types.js';
+import { tinyClipCanonical, tinyClipConfig } from './fixtures/tiny-clip.js';
+import { tinyBackbone, tinyClassNames, tinyTask } from './fixtures/tiny-task.js';
+import { buildTinyClipVocab } from './fixtures/tiny-tokenizer.js';
+
+const template = 'a photo of a {}.';
+
+function randomOrthogonal(d: number, seed: number): tf.Tensor2D {
+  const random = createRandom(seed);
+  const a = Float64Array.from({ length: d * d }, () => random.normal());
+  const symmetric = Float64Array.from({ length: d * d }, (_, k) => (a[k] as number) + (a[(k % d) * d + Math.floor(k / d)] as number));
+  return tf.tensor2d(Float32Array.from(symmetricEigen(symmetric, d).vectors), [d, d]);
+}
+
+/** Builds the tiny CLIP of seed 1 with both output projections multiplied by `rotation`. */
+function rotatedTinyClip(rotation: tf.Tensor2D): ClipBackbone {
+  const config = tinyClipConfig('quick_gelu');
+  const canonical = tinyClipCanonical(config, 1);
+  for (const key of ['text.projection', 'vision.projection']) {
+    const weight = canonical.get(key) as tf.Tensor2D;
+    canonical.set(key, tf.matMul(weight, rotation));
+    weight.dispose();
+  }
+  const { vocab, merges } = buildTinyClipVocab();
+  const identity = { family: 'clip', name: 'tiny-rotated', revision: 'test', weightsSha256: 'b'.repeat(64) };
+  return new ClipBackbone(identity, config, canonical, clipTokenizerFromVocabMerges(vocab, merges), openaiClipPreprocess(config.vision.imageSize));
+}
+
+function withoutLabels(source: ImageSource): ImageSource {
+  return {
+    size: source.size,
+    get labels(): Int32Array {
+      throw new Error('a label was read');
+    },
+    images: (indices, imageSize, augment) => source.images(indices, imageSize, augment),
+  };
+}
+
+let source: ClipBackbone;
+let target: ClipBackbone;
+let rotated: ClipBackbone;
+let unlabeled: TensorImageSource;
+const modules = new Map<string, TuningModule>();
+
+function module(methodName: string, config: unknown = {}): TuningModule {
+  const found = modules.get(methodName);
+  if (found !== undefined) return found;
+  const method = getMethod(methodName);
+  const created = method.create({ backbone: source, classNames: tinyClassNames, config: resolveConfig(method, config), random: createRandom(1), template });
+  modules.set(methodName, created);
+  return created;
+}
+
+beforeAll(() => {
+  source = tinyBackbone(1, 'tiny-source');
+  target = tinyBackbone(2, 'tiny-target');
+  const rotation = randomOrthogonal(tinyClipConfig().embedDim, 3);
+  rotated = rotatedTinyClip(rotation);
+  rotation.dispose();
+  unlabeled = tinyTask(10, 5);
+});
+
+afterAll(() => {
+  modules.forEach((m) => m.dispose());
+  [source, target, rotated, unlabeled].forEach((x) => x.dispose());
+});
+
+describe('forecastCompatibility', () => {
+  it('never reads labels', async () => {
+    const forecast = await forecastCompatibility(module('clip-adapter'), source, target, withoutLabels(unlabeled));
+    expect(Number.isFinite(forecast.predictedRetention)).toBe(true);
+  });
+
+  it('frees every tensor it creates', async () => {
+    const adapter = module('clip-adapter');
+    const before = tf.memory().numTensors;
+    await forecastCompatibility(adapter, source, target, unlabeled);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('keeps a shared cache filled', async () => {
+    const adapter = module('clip-adapter');
+    const cache = new FeatureCache();
+    const before = tf.memory().numTensors;
+    await forecastCompatibility(adapter, source, target, unlabeled, { features: cache });
+    const cached = tf.memory().numTensors - before;
+    cache.dispose();
+    expect(cached).toBeGreaterThan(0);
+  });
+
+  it('compares image features for an adapter', async () => {
+    const { evidence } = await forecastCompatibility(module('clip-adapter'), source, target, unlabeled);
+    expect(evidence.featureSet).toBe('image');
+    expect(evidence.text).toBeUndefined();
+    expect(evidence.cka).toBe(evidence.image?.cka);
+    expect(evidence.depthCategory).toBe('output');
+  });
+
+  it('compares class prompts for a prompt', async () => {
+    const { evidence } = await forecastCompatibility(module('coop', { contextTokens: 2 }), source, target, unlabeled);
+    expect(evidence.featureSet).toBe('text');
+    expect(evidence.image).toBeUndefined();
+    expect(evidence.text?.rows).toBe(tinyClassNames.length);
+    expect(evidence.depthCategory).toBe('input');
+  });
+
+  it('combines both for LoRA', async () => {
+    const { evidence } = await forecastCompatibility(module('clip-lora'), source, target, unlabeled);
+    expect(evidence.featureSet).toBe('image+text');
+    expect(evidence.cka).toBeCloseTo(((evidence.image?.cka as number) + (evidence.text?.cka as number)) / 2, 12);
+    expect(evidence.procrustesResidual).toBeCloseTo(((evidence.image?.procrustesResidual as number) + (evidence.text?.procrustesResidual as number)) / 2, 12);
+    expect(evidence.depthCategory).toBe('layers');
+  });
+
+  it('finds identical backbones identical', async () => {
+    const { evidence } = await forecastCompatibility(module('clip-lora'), source, source, unlabeled);
+    expect(evidence.cka).toBeCloseTo(1, 5);
+    expect(evidence.procrustesResidual).toBeLessThan(1e-5);
+    expect(evidence.zeroShotAgreement).toBe(1);
+  });
+
+  it('sees through a rotation', async () => {
+    const { evidence } = await forecastCompatibility(module('clip-lora'), source, rotated, unlabeled);
+    expect(evidence.cka).toBeCloseTo(1, 4);
+    expect(evidence.procrustesResidual).toBeLessThan(1e-5);
+    expect(evidence.zeroShotAgreement).toBe(1);
+  });
+
+  it('tells different backbones apart', async () => {
+    const { evidence } = await forecastCompatibility(module('clip-lora'), source, target, unlabeled);
+    expect(evidence.cka).toBeLessThan(0.99);
+    expect(evidence.procrustesResidual).toBeGreaterThan(0.01);
+  });
+
+  it('samples at most maxImages', async () => {
+    const { evidence } = await forecastCompatibility(module('clip-adapter'), source, target, unlabeled, { maxImages: 12 });
+    expect(evidence.images).toBe(12);
+  });
+
+  it('records identities and time', async () => {
+    const forecast = await forecastCompatibility(module('clip-adapter'), source, target, unlabeled);
+    expect(forecast.source.name).toBe('tiny-source');
+    expect(forecast.target.name).toBe('tiny-target');
+    expect(forecast.seconds).toBeGreaterThan(0);
+    expect(forecast.evidence.classPrompts).toBe(tinyClassNames.length);
+  });
+
+  it('opens images per backbone', async () => {
+    const opened: string[] = [];
+    const forecast = await forecastCompatibility(module('clip-adapter'), source, target, (backbone) => {
+      opened.push(backbone.identity.name);
+      return unlabeled;
+    });
+    expect(opened).toEqual(['tiny-source', 'tiny-target']);
+    expect(forecast.evidence.images).toBe(unlabeled.size);
+  });
+
+  it('rejects sources of different sizes', async () => {
+    const small = tinyTask(1, 6);
+    const attempt = forecastCompatibility(module('clip-adapter'), source, target, (backbone) => (backbone === source ? unlabeled : small));
+    await expect(attempt).rejects.toThrow(/40 examples for tiny-source but 4 for tiny-target/);
+    small.dispose();
+  });
+
+  it('rejects NaN image features', async () => {
+    const broken: ImageSource = { size: 4, labels: new Int32Array(4), images: async (indices, size) => tf.fill([indices.length, size, size, 3], Number.NaN) as tf.Tensor4D };
+    await expect(forecastCompatibility(module('clip-adapter'), source, target, broken)).rejects.toThrow(/tiny-source gave NaN or infinite image features/);
+  });
+
+  it('uses the given coefficients', async () => {
+    const weights = [0.1, 0.2, -0.3, 0.5, 0, 0];
+    const coefficients: ForecastCoefficients = { ...defaultForecastCoefficients(), weights, residualStd: 0 };
+    const forecast = await forecastCompatibility(module('clip-adapter'), source, target, unlabeled, { coefficients });
+    const { cka, procrustesResidual: residual, zeroShotAgreement } = forecast.evidence;
+    expect(forecast.predictedRetention).toBeCloseTo(0.1 + 0.2 * cka - 0.3 * residual + 0.5 * zeroShotAgreement, 12);
+  });
+});
+
+describe('forecastImageBudget', () => {
+  it('takes 5% of a mid-sized test split', () => {
+    expect(forecastImageBudget(488)).toBe(24);
+  });
+
+  it('caps large test splits at 128', () => {
+    expect(forecastImageBudget(50_000)).toBe(128);
+  });
+
+  it('keeps at least 16 images', () => {
+    expect(forecastImageBudget(40)).toBe(16);
+  });
+});
+
+describe('predictRetention', () => {
+  const base: ForecastCoefficients = {
+    ...defaultForecastCoefficients(),
+    weights: [0.2, 0.5, -0.1, 0.4, -0.2, 0.1],
+    covariance: forecastFeatureNames.map((_, i) => forecastFeatureNames.map((__, j) => (i === j ? 0.5 : 0))),
+    residualStd: 0.1,
+    intervalZ: 2,
+    ranges: { cka: [0.5, 1], procrustesResidual: [0, 1], zeroShotAgreement: [0, 1], 'depth:input': [0, 1], 'depth:layers': [0, 1] },
+  };
+  const evidence = { cka: 0.9, procrustesResidual: 0.2, zeroShotAgreement: 0.8, depthCategory: 'input' as const };
+
+  it('is the weighted sum', () => {
+    expect(predictRetention(base, evidence).predictedRetention).toBeCloseTo(0.2 + 0.45 - 0.02 + 0.32 - 0.2, 12);
+  });
+
+  it('widens the interval with leverage', () => {
+    const { interval, predictedRetention } = predictRetention(base, evidence);
+    const leverage = 0.5 * (1 + 0.81 + 0.04 + 0.64 + 1);
+    expect(interval[1] - predictedRetention).toBeCloseTo(2 * 0.1 * Math.sqrt(1 + leverage), 12);
+  });
+
+  it('clamps the lower end at 0', () => {
+    const { interval } = predictRetention({ ...base, residualStd: 10 }, evidence);
+    expect(interval[0]).toBe(0);
+  });
+
+  it('names extrapolated features', () => {
+    expect(predictRetention(base, { ...evidence, cka: 0.3 }).extrapolated).toEqual(['cka']);
+  });
+});
+
+describe('similarity measures', () => {
+  const x = tf.tensor2d(Array.from({ length: 30 }, (_, i) => Math.sin(i * 1.7) + (i % 3)), [10, 3]);
+
+  afterAll(() => x.dispose());
+
+  it('gives CKA 1 for a rotation and scale', () => {
+    const rotation = randomOrthogonal(3, 9);
+    const y = tf.tidy(() => tf.mul(tf.matMul(x, rotation), 3) as tf.Tensor2D);
+    const cka = linearCka(x, y);
+    tf.dispose([rotation, y]);
+    expect(cka).toBeCloseTo(1, 5);
+  });
+
+  it('gives the same CKA in both forms', () => {
+    const random = createRandom(4);
+    const y = tf.tensor2d(Array.from({ length: 10 * 3 }, () => random.normal()), [10, 3]);
+    // Zero columns change no Gram matrix, but 12 columns for 10 rows switch to the n × n Gram form.
+    const padded = (z: tf.Tensor2D) => tf.pad(z, [
+      [0, 0],
+      [0, 9],
+    ]) as tf.Tensor2D;
+    const featureForm = linearCka(x, y);
+    const gramForm = tf.tidy(() => linearCka(padded(x), padded(y)));
+    y.dispose();
+    expect(gramForm).toBeCloseTo(featureForm, 5);
+  });
+
+  it('gives NaN without variance', () => {
+    const constant = tf.ones([4, 3]) as tf.Tensor2D;
+    const cka = linearCka(constant, constant);
+    constant.dispose();
+    expect(cka).toBeNaN();
+  });
+
+  it('gives residual 0 for a rotation', () => {
+    const rotation = randomOrthogonal(3, 10);
+    const y = tf.matMul(x, rotation) as tf.Tensor2D;
+    const residual = procrustesResidual(y, x);
+    tf.dispose([rotation, y]);
+    expect(residual).toBeLessThan(1e-6);
+  });
+
+  it('rejects different row counts', () => {
+    const y = tf.ones([4, 3]) as tf.Tensor2D;
+    expect(() => linearCka(x, y)).toThrow(/10 rows but y has 4/);
+    y.dispose();
+  });
+});

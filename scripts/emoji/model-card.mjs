@@ -42,14 +42,14 @@ const descriptions = {
     role: 'the source backbone of the demo',
     architecture: 'CLIP: a ViT image tower (pre-norm blocks, GELU MLP, class-token pooling) and a causal text transformer pooled at the end-of-text token',
     layout: 'HuggingFace transformers CLIPModel layout (`model.safetensors` with `config.json`), loaded by `loadClipBackbone`',
-    init: () => 'every tensor drawn at random (normal, spread 0.05; layer-norm scales near 1) with seed 1',
+    init: () => 'every tensor drawn at random (normal, spread 0.05; layer-norm scales near 1) with seed 1, and the temperature at 0.07 as in CLIP',
   },
   'mini-clip-v2': {
     role: 'the updated backbone of the demo',
     architecture: 'EVA-CLIP: an EVA-02 image tower (2-D rotary position embedding, SwiGLU MLP, sub-LN after attention and in the MLP) and the same causal text transformer as v1',
     layout: 'EVA-CLIP layout (`open_clip_model.safetensors` with `open_clip_config.json`), loaded by `loadEvaBackbone`',
     init: (training) =>
-      `the text tower copied from mini-clip-v1 at ${training.textFrom?.revision ?? 'its final step'} (as EVA-CLIP's text tower started from OpenAI CLIP's); the image tower and the temperature drawn at random (normal, spread 0.05) with seed 1`,
+      `the text tower copied from mini-clip-v1 (as EVA-CLIP's text tower started from OpenAI CLIP's), from its ${training.textFrom?.revision ?? 'final'} checkpoint${training.textFrom?.note === undefined ? '' : ` (${training.textFrom.note})`}; the image tower drawn at random (normal, spread 0.05) with seed 1, and the temperature at 0.07`,
   },
 };
 

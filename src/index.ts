@@ -14,3 +14,4 @@ export * from './metrics/index.js';
 export * from './pipeline/index.js';
 export * from './data/index.js';
 export * from './report/index.js';
+export * from './backbones/mini.js';

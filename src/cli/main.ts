@@ -185,7 +185,7 @@ export async function main(argv: readonly string[], out: CliOutput = { stdout: (
       case 'demo':
         return await runDemo(demoOptions(flags), out);
       default:
-        throw new UsageError(`unknown command "${command}"; the commands are evaluate, check, report and merge`);
+        throw new UsageError(`unknown command "${command}"; the commands are demo, evaluate, check, report and merge`);
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

@@ -117,16 +117,30 @@ async function realPair(values) {
   return { source, targets: [target], dataset: lib.transferDataset(loaded), dispose: () => {} };
 }
 
-/** Runs one cell and splits its wall time into training, forecast and the rest of the transplanted evaluation. */
-async function timedCell(task) {
+/**
+ * Runs one cell without a forecast, then the forecast on its own, each with a fresh feature cache so that
+ * neither reuses the other's work, and attaches the forecast to the cell. The forecast reads only the
+ * module's attachment, class names and template, so it runs on an untrained module of the same method.
+ */
+async function timedCell(task, forecastOptions) {
+  const evaluationCache = new lib.FeatureCache();
   const started = performance.now();
-  const result = await lib.evaluateTransfer(task)();
+  const result = await lib.evaluateTransfer({ ...task, forecast: false, features: evaluationCache })();
   const seconds = (performance.now() - started) / 1000;
-  if (result._tag === 'Left') return { error: lib.describePipelineError(result.left), seconds };
-  const cell = result.right;
-  const forecast = cell.forecast?.seconds ?? Number.NaN;
+  evaluationCache.dispose();
+  if (result._tag === 'Left') return { error: lib.describePipelineError(result.left) };
+
+  const method = lib.getMethod(task.method);
+  const module = method.create({ backbone: task.source, classNames: task.dataset.classNames, config: lib.resolveConfig(method, {}), random: lib.createRandom(task.seed), template: task.dataset.template });
+  const forecastCache = new lib.FeatureCache();
+  const maxImages = forecastOptions.maxImages ?? lib.forecastImageBudget(task.dataset.test(task.target).size);
+  const forecast = await lib.forecastCompatibility(module, task.source, task.target, task.unlabeled, { maxImages, seed: task.seed, features: forecastCache });
+  forecastCache.dispose();
+  module.dispose();
+
+  const cell = { ...result.right, forecast };
   const training = cell.cost.train.seconds;
-  return { cell, seconds, forecast, training, evaluation: seconds - training - forecast };
+  return { cell, forecast: forecast.seconds, training, evaluation: seconds - training };
 }
 
 async function main() {
@@ -176,7 +190,6 @@ async function main() {
     const cells = [];
     for (const method of methods) {
       for (const seed of seeds) {
-        const features = new lib.FeatureCache();
         const timed = await timedCell({
           source: pairs.source,
           target,
@@ -188,10 +201,7 @@ async function main() {
           retrain: false,
           bootstrapSamples: 0,
           unlabeled: (backbone) => data.dataset.train(backbone),
-          ...(maxImages === undefined ? {} : { forecast: { maxImages } }),
-          features,
-        });
-        features.dispose();
+        }, maxImages === undefined ? {} : { maxImages });
         if (timed.error !== undefined) {
           console.log(`${target.identity.name} ${method} seed ${seed}: failed (${timed.error})`);
           continue;

@@ -4,7 +4,7 @@
 // JSON that forecastCompatibility reads. Needs a build that exports the forecast API (npm run build).
 //
 //   node scripts/fit-forecast.mjs results.json [more-results.json ...] [--out src/forecast/coefficients.json]
-//        [--ridge 0.1] [--level 0.95] [--note "what the data is"]
+//        [--ridge 0.1] [--level 0.95] [--min-source-accuracy 0] [--note "what the data is"]
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -16,6 +16,9 @@ Options:
   --out FILE     where to write the coefficients (default: print them)
   --ridge L      ridge strength on every weight but the intercept (default 0.1)
   --level P      coverage of the prediction interval, between 0 and 1 (default 0.95)
+  --min-source-accuracy A
+                 leave out cells whose source + module accuracy (0 to 1) is below A, where retention
+                 is a ratio of two small, noisy numbers (default 0: keep every cell)
   --note TEXT    what the results are and how far the fit can be trusted; stored in the file`;
 
 function parseNumber(name, text, fallback) {
@@ -28,7 +31,14 @@ function parseNumber(name, text, fallback) {
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { out: { type: 'string' }, ridge: { type: 'string' }, level: { type: 'string' }, note: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      out: { type: 'string' },
+      ridge: { type: 'string' },
+      level: { type: 'string' },
+      'min-source-accuracy': { type: 'string' },
+      note: { type: 'string' },
+      help: { type: 'boolean' },
+    },
   });
   if (values.help || positionals.length === 0) {
     console.log(usage);
@@ -36,6 +46,7 @@ async function main() {
     return;
   }
 
+  const minSourceAccuracy = parseNumber('min-source-accuracy', values['min-source-accuracy'], 0);
   const rows = [];
   for (const path of positionals) {
     let json;
@@ -44,10 +55,13 @@ async function main() {
     } catch (error) {
       throw new Error(`could not read ${path}: ${error.message}`);
     }
-    const found = forecastRowsFromResults(json, path);
+    const found = forecastRowsFromResults(json, path, { minSourceAccuracy });
     rows.push(...found.rows);
-    const { notOk, noForecast, undefinedValues } = found.skipped;
-    console.log(`${path}: ${found.rows.length} cells used; skipped ${notOk} not ok, ${noForecast} without forecast evidence, ${undefinedValues} with an undefined retention or measurement`);
+    const { notOk, noForecast, undefinedValues, lowSourceAccuracy } = found.skipped;
+    console.log(
+      `${path}: ${found.rows.length} cells used; skipped ${notOk} not ok, ${noForecast} without forecast evidence, ` +
+        `${undefinedValues} with an undefined retention or measurement, ${lowSourceAccuracy} with source accuracy below ${minSourceAccuracy}`,
+    );
   }
 
   const note = values.note ?? `fitted by scripts/fit-forecast.mjs on ${positionals.join(', ')}`;

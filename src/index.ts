@@ -15,3 +15,5 @@ export * from './pipeline/index.js';
 export * from './data/index.js';
 export * from './report/index.js';
 export * from './backbones/mini.js';
+export * from './forecast/index.js';
+export * from './migrate/index.js';

@@ -115,7 +115,14 @@ describe('forecastRowsFromResults', () => {
       ]),
       'r.json',
     );
-    expect(skipped).toEqual({ notOk: 1, noForecast: 1, undefinedValues: 2 });
+    expect(skipped).toEqual({ notOk: 1, noForecast: 1, undefinedValues: 2, lowSourceAccuracy: 0 });
+  });
+
+  it('leaves out low source accuracy', () => {
+    const low = cell({ conditions: { 'source-module': { accuracy: 0.05 }, 'target-transplanted': { accuracy: 0.05 } } });
+    const { rows, skipped } = forecastRowsFromResults(results([cell(), low]), 'r.json', { minSourceAccuracy: 0.1 });
+    expect(rows).toHaveLength(1);
+    expect(skipped.lowSourceAccuracy).toBe(1);
   });
 
   it('rejects a file that is not results', () => {

@@ -37,7 +37,7 @@ const resultsForFitCodec = t.type({
   ),
 });
 
-/** Why cells of a results file were not used for the fit, with counts. */
+/** Counts of the cells of a results file that the fit left out, by reason. */
 export interface SkippedCells {
   /** Cells whose status is not `ok`. */
   readonly notOk: number;
@@ -45,25 +45,38 @@ export interface SkippedCells {
   readonly noForecast: number;
   /** Cells whose retention or evidence is not a finite number (source accuracy 0, NaN CKA). */
   readonly undefinedValues: number;
+  /** Cells whose source + module accuracy is below `minSourceAccuracy`, where retention is a ratio of two small, noisy numbers. */
+  readonly lowSourceAccuracy: number;
+}
+
+/** Options of {@link forecastRowsFromResults}. */
+export interface ForecastRowOptions {
+  /** Leave out cells whose source + module accuracy (0..1) is below this. Default 0, which keeps every cell. */
+  readonly minSourceAccuracy?: number;
 }
 
 /**
- * Extracts fit rows from a parsed results.json: every `ok` cell with forecast evidence and a finite
- * retention. `origin` names the file in errors.
+ * Extracts fit rows from a parsed results.json: every `ok` cell with forecast evidence, a finite retention
+ * and a source accuracy of at least `options.minSourceAccuracy`. `origin` names the file in errors.
  */
-export function forecastRowsFromResults(json: unknown, origin: string): { rows: ForecastTrainingRow[]; skipped: SkippedCells } {
+export function forecastRowsFromResults(json: unknown, origin: string, options: ForecastRowOptions = {}): { rows: ForecastTrainingRow[]; skipped: SkippedCells } {
+  const minSourceAccuracy = options.minSourceAccuracy ?? 0;
+  if (!(minSourceAccuracy >= 0 && minSourceAccuracy <= 1)) throw new Error(`minSourceAccuracy must be a fraction from 0 to 1, got ${minSourceAccuracy}`);
   const decoded = resultsForFitCodec.decode(json);
   if (isLeft(decoded)) {
     const first = decoded.left[0];
     const path = first?.context.map((entry) => entry.key).filter((key) => key !== '').join('.') ?? '';
     throw new Error(`${origin} is not a vlm-compat results file the forecast fit can read (field ${path === '' ? '(top level)' : path} = ${JSON.stringify(first?.value)}); pass a results.json written by evaluate-transfer`);
   }
+
   const results = decoded.right;
   const backbonePair = `${results.source.identity.name} → ${results.target.identity.name}`;
   const rows: ForecastTrainingRow[] = [];
   let notOk = 0;
   let noForecast = 0;
   let undefinedValues = 0;
+  let lowSourceAccuracy = 0;
+
   for (const cell of results.cells) {
     if (cell.status !== 'ok') {
       notOk++;
@@ -81,6 +94,10 @@ export function forecastRowsFromResults(json: unknown, origin: string): { rows: 
       undefinedValues++;
       continue;
     }
+    if ((sourceAccuracy as number) < minSourceAccuracy) {
+      lowSourceAccuracy++;
+      continue;
+    }
     rows.push({
       method: cell.key.method,
       backbonePair,
@@ -91,7 +108,7 @@ export function forecastRowsFromResults(json: unknown, origin: string): { rows: 
       retention: (transplantedAccuracy as number) / (sourceAccuracy as number),
     });
   }
-  return { rows, skipped: { notOk, noForecast, undefinedValues } };
+  return { rows, skipped: { notOk, noForecast, undefinedValues, lowSourceAccuracy } };
 }
 
 /** Inverts a small square matrix [n, n] by Gauss–Jordan elimination with partial pivoting. */
@@ -129,7 +146,7 @@ function normalCdf(x: number): number {
   return x >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
 }
 
-/** The z with P(|Z| ≤ z) = level for a standard normal Z, found by bisection. */
+/** Finds the z with P(|Z| ≤ z) = level for a standard normal Z, by bisection. */
 export function twoSidedNormalQuantile(level: number): number {
   if (!(level > 0 && level < 1)) throw new Error(`level must be in (0, 1), got ${level}; use 0.95 for a 95% interval`);
   let low = 0;
@@ -148,7 +165,7 @@ export interface FitForecastOptions {
   readonly ridge?: number;
   /** Coverage of the prediction interval. Default 0.95. */
   readonly level?: number;
-  /** What the data is and how far to trust the fit; stored in the file. */
+  /** Description of the data and of how far to trust the fit, stored in the file. */
   readonly note: string;
   /** Time stamp to record. Default now. */
   readonly createdAt?: string;

@@ -190,7 +190,7 @@ export function nuclearNorm(m: Float64Array, rows: number, cols: number): number
   if (m.length !== rows * cols) throw new Error(`nuclearNorm: the matrix has ${m.length} entries, expected ${rows} × ${cols}`);
   const gram = cols <= rows ? transposeTimes(m, m, rows, cols, cols) : transposeTimes(transpose(m, rows, cols), transpose(m, rows, cols), cols, rows, rows);
   const values = symmetricEigenvalues(gram, Math.min(rows, cols));
-  // Eigenvalues of a rank-deficient Gram matrix that should be 0 come out near 1e-16 · λ_max; their square
+  // Eigenvalues of a rank-deficient Gram matrix that should be 0 come out near 1e-16 · λ_max. Their square
   // roots would add up to a visible error, so singular values below the tolerance count as 0.
   const cutoff = singularTolerance * Math.sqrt(Math.max(values[0] ?? 0, 0));
   let sum = 0;

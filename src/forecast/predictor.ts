@@ -98,9 +98,9 @@ let shippedCoefficients: ForecastCoefficients | undefined;
  * Returns the coefficients shipped with the library (src/forecast/coefficients.json), decoded on first use.
  * Their `fittedOn.note` describes the data they were fitted on.
  */
-// NOTE: the shipped coefficients are provisional. They were fitted on random tiny CLIP pairs with
-// chance-level zero-shot accuracy, not on real backbone updates, so the predicted retention and its
-// interval are not calibrated for real models until scripts/fit-forecast.mjs refits them on real results.
+// NOTE: the shipped coefficients are provisional. Most of their cells come from random tiny CLIP pairs and
+// the rest from the one bundled mini pair. Until scripts/fit-forecast.mjs refits them on results of real
+// models, the predicted retention and its interval are not calibrated for other backbone updates.
 export function defaultForecastCoefficients(): ForecastCoefficients {
   shippedCoefficients ??= decodeForecastCoefficients(shipped, 'the shipped forecast coefficients');
   return shippedCoefficients;

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as TE from 'fp-ts/lib/TaskEither.js';
-import { registerMethod } from '../src/adapters/registry.js';
+import { getMethod, registerMethod, resolveConfig } from '../src/adapters/registry.js';
 import { moduleManifest } from '../src/adapters/save.js';
 import { ClipBackbone } from '../src/backbones/clip/model.js';
 import { openaiClipPreprocess } from '../src/backbones/preprocess.js';
-import { clipTokenizerFromVocabMerges } from '../src/backbones/tokenizer.js';
+import { clipTokenizerFromJson, clipTokenizerFromVocabMerges } from '../src/backbones/tokenizer.js';
 import { evaluateTransfer, fixedDataset, type TransferTask } from '../src/pipeline/evaluate.js';
 import { mergeShards, parseShard, planMatrix, runMatrix, type RunHeader } from '../src/pipeline/matrix.js';
 import { checkCompatibility } from '../src/pipeline/preflight.js';
@@ -94,6 +94,23 @@ describe('evaluateTransfer', () => {
 });
 
 describe('checkCompatibility', () => {
+  it('accepts one tokenizer stored in two layouts', () => {
+    const { tokenizerJson } = buildTinyClipVocab();
+    const config = tinyClipConfig();
+    const identity = { family: 'clip', name: 'tiny-json', revision: 'x', weightsSha256: 'e'.repeat(64) };
+    const other = new ClipBackbone(identity, config, tinyClipCanonical(config, 2), clipTokenizerFromJson(tokenizerJson), openaiClipPreprocess(16));
+    expect(other.tokenizer.source.sha256).not.toBe(source.tokenizer.source.sha256);
+    // The tiny context of 16 tokens leaves room for 4 CoOp context tokens.
+    const configs: Record<string, object> = { coop: { contextTokens: 4 }, 'clip-adapter': {}, 'clip-lora': {} };
+    for (const [name, options] of Object.entries(configs)) {
+      const method = getMethod(name);
+      const module = method.create({ backbone: source, classNames: tinyClassNames, config: resolveConfig(method, options), random: createRandom(1), template: 'a photo of a {}.' });
+      expect(checkCompatibility(moduleManifest(module), other), name).toEqual([]);
+      module.dispose();
+    }
+    other.dispose();
+  });
+
   it('lists class name mismatches', () => {
     const module = featureScaleMethod.create({ backbone: source, classNames: tinyClassNames, config: { initialScale: 1 }, random: createRandom(1), template: '{}' });
     const mismatches = checkCompatibility(moduleManifest(module), target, ['cat', 'dog']);

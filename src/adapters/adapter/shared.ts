@@ -2,12 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as t from 'io-ts';
 import type { Backbone } from '../../backbones/types.js';
 import type { Random } from '../../runtime/random.js';
-import type { ModuleBatch, ModuleManifest, SourceRecord } from '../types.js';
+import type { ModuleBatch, ModuleManifest } from '../types.js';
 
-/** Builds the source record of a module created on `backbone`. */
-export function sourceRecord(backbone: Backbone): SourceRecord {
-  return { identity: backbone.identity, dims: backbone.dims, tokenizer: { kind: backbone.tokenizer.source.kind, sha256: backbone.tokenizer.source.sha256 } };
-}
+export { sourceRecord } from '../source.js';
 
 /** Creates a codec of finite numbers that pass `valid`. Error messages call the expected value `name`. */
 export function numberCodec(name: string, valid: (value: number) => boolean): t.Type<number, number, unknown> {

@@ -19,10 +19,7 @@ export const positiveNumber = t.refinement(t.number, (n) => Number.isFinite(n) &
 /** A probability in [0, 1). */
 export const dropoutRate = t.refinement(t.number, (n) => n >= 0 && n < 1, 'number in [0, 1)');
 
-/** Builds the record of the backbone a module is created on, as its manifest stores it. */
-export function sourceRecord(backbone: Backbone): SourceRecord {
-  return { identity: backbone.identity, dims: backbone.dims, tokenizer: backbone.tokenizer.source };
-}
+export { sourceRecord } from '../source.js';
 
 /** Creates a trainable variable [shape] holding `values`. */
 export function trainableVariable(values: Float32Array, shape: readonly number[]): tf.Variable {

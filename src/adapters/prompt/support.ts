@@ -1,14 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as t from 'io-ts';
-import type { Backbone } from '../../backbones/types.js';
 import type { Random } from '../../runtime/random.js';
-import type { ModuleManifest, SourceRecord, TuningMethod } from '../types.js';
+import type { ModuleManifest, TuningMethod } from '../types.js';
 
-/** Builds the source record of a module created on `backbone`. */
-export function sourceRecord(backbone: Backbone): SourceRecord {
-  const { kind, sha256 } = backbone.tokenizer.source;
-  return { identity: backbone.identity, dims: backbone.dims, tokenizer: { kind, sha256 } };
-}
+export { sourceRecord } from '../source.js';
 
 /** Creates a codec for finite numbers that pass `valid`. Error messages describe them as `expected`. */
 function numberCodec(expected: string, valid: (value: number) => boolean): t.Type<number, number, unknown> {

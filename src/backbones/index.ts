@@ -6,6 +6,7 @@ export * from './preprocess.js';
 export * from './registry.js';
 export type { ClipConfig, ClipTowerConfig, ClipWeights, ClipBlockWeights, ClipTextWeights, ClipVisionWeights } from './clip/config.js';
 export { ClipBackbone, clipDimensions } from './clip/model.js';
+export { ClipTextBackbone } from './clip/text-backbone.js';
 export { clipLayout, clipTextLayout, clipVisionLayout, isIgnorableClipKey, type ClipLayout } from './clip/layouts.js';
 export { clipConfigFromHf, inferOpenClipConfig, clipConfigToHf, clipConfigToOpenClip, HfClipConfigJson, OpenClipConfigJson } from './clip/infer.js';
 export { initClipCanonical } from './clip/init.js';

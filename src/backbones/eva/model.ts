@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { encodeClipTextWithSharedPrefix } from '../clip/prefix.js';
-import { encodeClipText } from '../clip/towers.js';
+import type { ClipConfig, ClipTextWeights } from '../clip/config.js';
+import { ClipTextBackbone } from '../clip/text-backbone.js';
 import type { PreprocessConfig } from '../preprocess.js';
-import type { ClipTokenizer, TokenizedBatch } from '../tokenizer.js';
+import type { ClipTokenizer } from '../tokenizer.js';
 import type { Backbone, BackboneDimensions, BackboneIdentity, TowerHooks } from '../types.js';
 import type { EvaClipConfig } from './config.js';
 import { evaWeightsFromCanonical, type EvaClipWeights } from './layouts.js';
@@ -24,7 +24,7 @@ const maxLogitScale = 100;
  * width, is why text-side tuning modules trained on OpenAI CLIP can partly survive a transplant to EVA-CLIP,
  * while vision-side modules meet a different architecture.
  */
-export class EvaClipBackbone implements Backbone {
+export class EvaClipBackbone extends ClipTextBackbone implements Backbone {
   readonly dims: BackboneDimensions;
   readonly logitScale: number;
   private readonly weightsByName: Map<string, tf.Tensor>;
@@ -39,6 +39,7 @@ export class EvaClipBackbone implements Backbone {
     readonly tokenizer: ClipTokenizer,
     readonly preprocess: PreprocessConfig,
   ) {
+    super();
     this.weightsByName = canonical;
     this.model = evaWeightsFromCanonical(canonical, config);
     this.rope = ropeTensors(evaRopeTables(config.vision));
@@ -46,31 +47,12 @@ export class EvaClipBackbone implements Backbone {
     this.dims = evaDimensions(config);
   }
 
-  tokenize(texts: readonly string[]): TokenizedBatch {
-    return this.tokenizer.tokenize(texts, this.config.text.contextLength);
+  protected get textWeights(): ClipTextWeights {
+    return this.model.text;
   }
 
-  embedTokens(ids: tf.Tensor2D): tf.Tensor3D {
-    return tf.tidy(() => {
-      const [batch, tokens] = ids.shape;
-      const flat = tf.gather(this.model.text.tokenEmbedding, tf.cast(tf.reshape(ids, [batch * tokens]), 'int32'));
-      return tf.reshape(flat, [batch, tokens, this.config.text.width]) as tf.Tensor3D;
-    });
-  }
-
-  encodeText(batch: TokenizedBatch, hooks?: TowerHooks): tf.Tensor2D {
-    return tf.tidy(() => {
-      const ids = tf.tensor2d(batch.ids, [batch.n, batch.contextLength], 'int32');
-      return this.encodeTextEmbeddings(this.embedTokens(ids), batch.eot, hooks);
-    });
-  }
-
-  encodeTextEmbeddings(embeddings: tf.Tensor3D, eot: readonly number[], hooks?: TowerHooks): tf.Tensor2D {
-    return tf.tidy(() => encodeClipText(this.model.text, this.config.text, embeddings, eot, hooks));
-  }
-
-  encodeTextWithSharedPrefix(prefixes: tf.Tensor3D, suffixes: tf.Tensor3D, eot: readonly number[], hooks?: TowerHooks): tf.Tensor2D {
-    return tf.tidy(() => encodeClipTextWithSharedPrefix(this.model.text, this.config.text, prefixes, suffixes, eot, hooks));
+  protected get textConfig(): ClipConfig['text'] {
+    return this.config.text;
   }
 
   encodeImage(pixels: tf.Tensor4D, hooks?: TowerHooks): tf.Tensor2D {

@@ -4,8 +4,8 @@ import { defineConfig } from 'vitest/config';
 const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 export default defineConfig({
-  // Tests import the examples, which import the package by name; resolve it to the sources so that one copy
-  // of the library (and of its method registry) is loaded. The smoke test runs the built package instead.
+  // Tests import the examples, which import the package by name. The name resolves to the sources, so one copy
+  // of the library and of its method registry is loaded. The smoke test runs the built package instead.
   resolve: {
     alias: [
       { find: /^vlm-compat$/, replacement: source('./src/index.ts') },

@@ -31,7 +31,7 @@ export interface MetricValue {
   readonly direction: MetricDirection;
   /** Bootstrap 95% interval [low, high], when computed. */
   readonly interval?: readonly [number, number];
-  /** Why the value is NaN, when it is. */
+  /** The reason the value is NaN, when it is. */
   readonly note?: string;
   /** Settings and outcome of the bootstrap behind `interval`, when one was computed. */
   readonly bootstrap?: BootstrapRecord;

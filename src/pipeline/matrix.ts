@@ -122,7 +122,7 @@ function failedCell(key: CellKey, error: PipelineError): CellResult {
     key,
     status: incompatible ? 'incompatible' : 'failed',
     kind: methodKind(key.method),
-    // NOTE: depth belongs to a module instance, which a stopped cell may never have built; reports take it
+    // NOTE: depth belongs to a module instance, which a stopped cell may never have built. Reports take it
     // from an ok cell of the same method when there is one.
     depth: 'text-input',
     classNames: [],

@@ -23,7 +23,7 @@ export class TensorImageSource implements ImageSource {
 
   async images(indices: readonly number[], imageSize: number, augment?: Random): Promise<tf.Tensor4D> {
     if (this.pixels.shape[1] !== imageSize) {
-      throw new Error(`TensorImageSource holds ${this.pixels.shape[1]} px images but ${imageSize} px were requested; resize them first`);
+      throw new Error(`TensorImageSource contains ${this.pixels.shape[1]} px images but ${imageSize} px were requested; resize them first`);
     }
     return tf.tidy(() => {
       const picked = tf.gather(this.pixels, tf.tensor1d([...indices], 'int32')) as tf.Tensor4D;

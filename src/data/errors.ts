@@ -106,6 +106,12 @@ export type DatasetProblem =
       readonly folder: string;
     }
   | {
+      /** A folder of unlabeled images holds no file with an accepted extension. */
+      readonly code: 'no-images';
+      /** The folder. */
+      readonly folder: string;
+    }
+  | {
       /** Class folders contain no image with an accepted extension. */
       readonly code: 'class-folder-empty';
       /** The image folder. */

@@ -35,7 +35,8 @@ export interface ImageFolderOptions extends DatasetLoadOptions {
   readonly extensions?: readonly string[];
 }
 
-const defaultExtensions = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'];
+/** File extensions counted as images when no list is given, lower case with the dot. */
+export const defaultImageExtensions = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'];
 const defaultFractions: SplitFractions = { train: 0.5, val: 0.2, test: 0.3 };
 
 function invalidOption(option: string, value: unknown, expected: string): DatasetError {
@@ -117,7 +118,7 @@ export async function loadImageFolder(options: ImageFolderOptions): Promise<Data
   const fractions = resolveFractions(options);
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed)) throw invalidOption('seed', seed, 'give an integer');
-  const extensions = new Set((options.extensions ?? defaultExtensions).map((ext) => (ext.startsWith('.') ? ext : `.${ext}`).toLowerCase()));
+  const extensions = new Set((options.extensions ?? defaultImageExtensions).map((ext) => (ext.startsWith('.') ? ext : `.${ext}`).toLowerCase()));
 
   for (const [option, folder] of [['root', root], ['testRoot', testRoot]] as const) {
     if (folder !== undefined && !(await isDirectory(folder))) {

@@ -6,4 +6,5 @@ export { checkImageFiles, mapLimit, type ImageFileEntry } from './files.js';
 export { FileImageSource, ImageSplit, type FileSourceOptions, type ImageNormalization } from './split.js';
 export { promptClassName, type Dataset, type DatasetLoadOptions } from './dataset.js';
 export { loadCoopSplit, type CoopSplitOptions } from './coop.js';
-export { loadImageFolder, type ImageFolderOptions, type SplitFractions } from './image-folder.js';
+export { defaultImageExtensions, loadImageFolder, type ImageFolderOptions, type SplitFractions } from './image-folder.js';
+export { loadUnlabeledImages, type UnlabeledImagesOptions } from './unlabeled.js';

@@ -1,0 +1,133 @@
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DatasetError, loadUnlabeledImages } from '../src/data/index.js';
+import { ConfigError, decodeEvaluateConfig } from '../src/pipeline/config.js';
+import { runEvaluation } from '../src/pipeline/run.js';
+import type { ResultsFile } from '../src/pipeline/results.js';
+import { writeTinyClip } from './fixtures/tiny-clip.js';
+import { writeTinyCoopDataset } from './fixtures/tiny-dataset.js';
+import { tinyClassNames } from './fixtures/tiny-task.js';
+
+let folder: string;
+
+beforeAll(async () => {
+  folder = await mkdtemp(join(tmpdir(), 'vlm-compat-unlabeled-'));
+  await writeTinyClip('hf', { folder: join(folder, 'source'), seed: 1 });
+  await writeTinyClip('hf', { folder: join(folder, 'target'), seed: 2 });
+  await writeTinyCoopDataset(join(folder, 'tiny'), tinyClassNames);
+  // An unlabeled folder with a nested folder, a hidden file and a file that is not an image.
+  await mkdir(join(folder, 'pool', 'day2'), { recursive: true });
+  await cp(join(folder, 'tiny', 'images'), join(folder, 'pool', 'day2'), { recursive: true });
+  await writeFile(join(folder, 'pool', 'notes.txt'), 'not an image');
+  await writeFile(join(folder, 'pool', '.hidden.png'), 'not read');
+});
+
+afterAll(async () => {
+  await rm(folder, { recursive: true, force: true });
+});
+
+const base = {
+  source: { folder: 'source' },
+  target: { folder: 'target' },
+  datasets: [{ name: 'tiny', format: 'coop', root: 'tiny' }],
+  modules: [{ method: 'clip-adapter', training: { epochs: 2, batchSize: 4 } }],
+  shots: [2],
+  bootstrap: 0,
+  output: 'out',
+};
+
+function configFile(name: string): string {
+  return join(folder, `${name}.json`);
+}
+
+describe('loadUnlabeledImages', () => {
+  it('finds images in sub-folders', async () => {
+    const split = await loadUnlabeledImages({ folder: join(folder, 'pool') });
+    expect(split.size).toBe(tinyClassNames.length * 6);
+  });
+
+  it('skips hidden files', async () => {
+    const split = await loadUnlabeledImages({ folder: join(folder, 'pool') });
+    expect(split.paths.some((path) => path.includes('.hidden'))).toBe(false);
+  });
+
+  it('has no labels', async () => {
+    const split = await loadUnlabeledImages({ folder: join(folder, 'pool') });
+    expect(new Set(split.labels)).toEqual(new Set([-1]));
+  });
+
+  it('names a missing folder', async () => {
+    await expect(loadUnlabeledImages({ folder: join(folder, 'nowhere') })).rejects.toThrow(/nowhere not found/);
+  });
+
+  it('rejects a folder without images', async () => {
+    const empty = join(folder, 'empty');
+    await mkdir(empty, { recursive: true });
+    await writeFile(join(empty, 'a.txt'), 'x');
+    const error = await loadUnlabeledImages({ folder: empty }).catch((e: unknown) => e);
+    expect((error as DatasetError).code).toBe('no-images');
+  });
+});
+
+describe('config unlabeled settings', () => {
+  it('resolves the folder against the config', () => {
+    const config = decodeEvaluateConfig({ ...base, unlabeled: { folder: 'pool' }, forecast: true }, configFile('a'));
+    expect(config.unlabeled).toEqual({ folder: join(folder, 'pool') });
+  });
+
+  it('keeps the training pool', () => {
+    const config = decodeEvaluateConfig({ ...base, unlabeled: 'train-split', migrate: ['bridge'] }, configFile('a'));
+    expect(config.unlabeled).toBe('train-split');
+  });
+
+  it('names an unknown migration', () => {
+    expect(() => decodeEvaluateConfig({ ...base, migrate: ['bridge', 'align'] }, configFile('a'))).toThrow(/migrate\.1: got "align"/);
+  });
+
+  it('rejects a repeated migration', () => {
+    expect(() => decodeEvaluateConfig({ ...base, migrate: ['distill', 'distill'] }, configFile('a'))).toThrow(ConfigError);
+  });
+
+  it('rejects a zero image cap', () => {
+    expect(() => decodeEvaluateConfig({ ...base, forecast: { maxImages: 0 } }, configFile('a'))).toThrow(/forecast.*maxImages: got 0/);
+  });
+});
+
+describe('runEvaluation with unlabeled images', () => {
+  let fromPool: ResultsFile;
+  let fromFolder: ResultsFile;
+  let tensorsBefore: number;
+  let tensorsAfter: number;
+
+  beforeAll(async () => {
+    tensorsBefore = tf.memory().numTensors;
+    fromPool = await runEvaluation(decodeEvaluateConfig({ ...base, forecast: true, migrate: ['bridge'], output: 'out-pool' }, configFile('pool')));
+    fromFolder = await runEvaluation(
+      decodeEvaluateConfig({ ...base, unlabeled: { folder: 'pool' }, forecast: { maxImages: 8 }, output: 'out-folder' }, configFile('folder')),
+    );
+    tensorsAfter = tf.memory().numTensors;
+  }, 120_000);
+
+  it('records a forecast per cell', () => {
+    expect(fromPool.cells[0]?.forecast?.predictedRetention).toBeTypeOf('number');
+  });
+
+  it('adds the bridged condition', () => {
+    expect(Object.keys(fromPool.cells[0]?.conditions ?? {})).toContain('target-bridged');
+  });
+
+  it('forecasts from the folder', () => {
+    expect(fromFolder.cells[0]?.forecast?.evidence.images).toBe(8);
+  });
+
+  it('adds no migration unless asked', () => {
+    expect(fromFolder.cells[0]?.migrations).toBeUndefined();
+  });
+
+  it('frees its tensors', () => {
+    expect(tensorsAfter).toBe(tensorsBefore);
+  });
+});

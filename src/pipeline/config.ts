@@ -146,6 +146,35 @@ export const EvaluateConfig = t.intersection([
     ]),
     /** Largest loss against target zero-shot, in points, that still counts as compatible. Default 0. */
     compatibleTolerancePoints: nonNegative,
+    /**
+     * Unlabeled images for the forecast and the label-free migrations: `train-split` (each data set's
+     * training pool, whose labels are never read) or a folder of images, relative to the config file.
+     * Default `train-split`. Only read when `forecast` or `migrate` asks for it.
+     */
+    unlabeled: t.union([
+      t.literal('train-split'),
+      t.type({
+        /** Folder of unlabeled images; sub-folders are searched too. */
+        folder: t.string,
+      }),
+    ]),
+    /** Forecast each cell's retention from the unlabeled images before the transplanted evaluation. Default false. */
+    forecast: t.union([
+      t.boolean,
+      t.partial({
+        /** Most unlabeled images the forecast encodes. Default: 5% of the test split, 16 to 128. */
+        maxImages: positiveInteger,
+      }),
+    ]),
+    /** Label-free migrations to measure as extra conditions (`target-bridged`, `target-distilled`). Default none. */
+    migrate: t.array(
+      t.keyof({
+        /** Orthogonal map from target to source image features, for modules that act on output features. */
+        bridge: null,
+        /** Retrain the module on the target to match the source module's soft predictions. */
+        distill: null,
+      }),
+    ),
     /** Tensor backend; the CLI's --backend overrides it. Default: the first that loads. */
     backend: t.keyof({
       /** @tensorflow/tfjs-node-gpu (CUDA). */
@@ -213,6 +242,9 @@ export function decodeEvaluateConfig(value: unknown, file: string): EvaluateConf
   const names = config.datasets.map((d) => d.name);
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
   if (duplicate !== undefined) problems.push(`datasets: the name "${duplicate}" is used twice; names identify results`);
+  const migrations = config.migrate ?? [];
+  const repeatedMigration = migrations.find((m, i) => migrations.indexOf(m) !== i);
+  if (repeatedMigration !== undefined) problems.push(`migrate: "${repeatedMigration}" is listed twice; list each migration once`);
   if (problems.length > 0) throw new ConfigError(file, problems);
 
   const base = dirname(resolve(file));
@@ -223,6 +255,7 @@ export function decodeEvaluateConfig(value: unknown, file: string): EvaluateConf
     source: backbone(config.source),
     target: backbone(config.target),
     datasets: config.datasets.map((d) => ({ ...d, root: path(d.root) })),
+    ...(config.unlabeled === undefined || config.unlabeled === 'train-split' ? {} : { unlabeled: { folder: path(config.unlabeled.folder) } }),
     output: path(config.output),
   };
 }

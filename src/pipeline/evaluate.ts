@@ -168,7 +168,7 @@ function checkLabelFreeSettings(task: TransferTask): void {
  * source and predicts with it, then preflights it against the target. It predicts with target zero-shot,
  * target + transplanted and (optionally) target + retrained, then computes metrics, cost and the decision.
  * A module that fails preflight ends the run with `IncompatibleModule` before any target compute. With
- * `unlabeled`, it also forecasts retention before any target prediction and measures the label-free
+ * `unlabeled`, it also forecasts retention before the transplanted prediction and measures the label-free
  * migrations in `migrate` as extra conditions, the most accurate of which the decision weighs as `migrate`.
  */
 export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineError, CellResult> {
@@ -202,6 +202,9 @@ export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineErro
         ? TE.right(undefined)
         : TE.left<PipelineError>({ _tag: 'IncompatibleModule', method: task.method, mismatches, message: `${mismatches.length} mismatch(es) with ${task.target.identity.name}` });
     }),
+    // Target zero-shot runs first: it fills the shared cache with the target's class prompts, so the
+    // forecast's recorded time is only the work it adds to the evaluation.
+    TE.bind('zeroShot', () => predictWith(undefined, task.target, features, task, 'target zero-shot')),
     TE.bind('forecast', ({ source }) =>
       task.unlabeled === undefined || task.forecast === false
         ? TE.right(undefined)
@@ -216,7 +219,6 @@ export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineErro
             fromException('EvaluationFailed', { step: 'forecast' }),
           ),
     ),
-    TE.bind('zeroShot', () => predictWith(undefined, task.target, features, task, 'target zero-shot')),
     TE.bind('transplanted', ({ source }) => predictWith(source.module, task.target, features, task, 'target + transplanted')),
     TE.bind('retrained', ({ method, config, shotIndices }) =>
       task.retrain === false

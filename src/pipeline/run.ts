@@ -1,7 +1,7 @@
 import { loadBackbone } from '../backbones/registry.js';
 import type { Backbone } from '../backbones/types.js';
 import { FeatureCache } from '../adapters/features.js';
-import { loadCoopSplit, loadImageFolder, type Dataset } from '../data/index.js';
+import { loadCoopSplit, loadImageFolder, loadUnlabeledImages, type Dataset, type ImageSplit } from '../data/index.js';
 import type { ImageSource, TrainingProgress } from '../training/types.js';
 import type { EvaluateConfig } from './config.js';
 import { evaluateTransfer, type TransferDataset } from './evaluate.js';
@@ -73,6 +73,28 @@ export interface RunEvaluationOptions {
   readonly onEvent?: (event: EvaluationEvent) => void;
 }
 
+/** The unlabeled images of a cell: the folder's images opened for the backbone, or the data set's training pool. */
+function unlabeledImages(folder: ImageSplit | undefined, dataset: TransferDataset): (backbone: Backbone) => ImageSource {
+  if (folder === undefined) return (backbone) => dataset.train(backbone);
+  const opened = new Map<string, ImageSource>();
+  return (backbone) => {
+    const key = `${backbone.identity.weightsSha256}:${backbone.identity.name}`;
+    let source = opened.get(key);
+    if (source === undefined) {
+      source = folder.forBackbone(backbone.preprocess);
+      opened.set(key, source);
+    }
+    return source;
+  };
+}
+
+/** The forecast and migration settings of {@link evaluateTransfer} that a config asks for. */
+function unlabeledOptions(unlabeled: ((backbone: Backbone) => ImageSource) | undefined, config: EvaluateConfig) {
+  if (unlabeled === undefined) return {};
+  const migrate = config.migrate ?? [];
+  return { unlabeled, forecast: config.forecast ?? false, ...(migrate.length === 0 ? {} : { migrate }) };
+}
+
 function referenceName(reference: EvaluateConfig['source']): string {
   return typeof reference === 'string' ? reference : reference.folder;
 }
@@ -94,6 +116,11 @@ export async function runEvaluation(config: EvaluateConfig, options: RunEvaluati
   try {
     const datasets = new Map<string, TransferDataset>();
     for (const entry of config.datasets) datasets.set(entry.name, transferDataset(await loadDataset(entry)));
+
+    const migrate = config.migrate ?? [];
+    const wantsUnlabeled = (config.forecast ?? false) !== false || migrate.length > 0;
+    const unlabeledFolder = wantsUnlabeled && typeof config.unlabeled === 'object' ? await loadUnlabeledImages({ folder: config.unlabeled.folder }) : undefined;
+    const unlabeledFor = (dataset: TransferDataset) => (wantsUnlabeled ? unlabeledImages(unlabeledFolder, dataset) : undefined);
 
     const modules = new Map(config.modules.map((m) => [m.method, m]));
     const cells = planMatrix([...modules.keys()], [...datasets.keys()], config.shots ?? defaultShots, config.seeds ?? defaultSeeds);
@@ -128,6 +155,7 @@ export async function runEvaluation(config: EvaluateConfig, options: RunEvaluati
           },
           bootstrapSamples: config.bootstrap ?? 1000,
           features,
+          ...unlabeledOptions(unlabeledFor(datasets.get(key.dataset) as TransferDataset), config),
           onProgress: ({ phase, progress }) => options.onEvent?.({ type: 'training', cell: cellName, phase, progress }),
         });
       },

@@ -81,4 +81,38 @@ describe('demoOptions', () => {
   it('reads --quick', () => {
     expect(demoOptions(new Map([['quick', true]])).quick).toBe(true);
   });
+
+  it('bridges by default', () => {
+    expect(demoOptions(new Map()).migrate).toEqual(['bridge']);
+  });
+
+  it('reads --migrate', () => {
+    expect(demoOptions(new Map([['migrate', 'bridge,distill']])).migrate).toEqual(['bridge', 'distill']);
+  });
+
+  it('reads --migrate none', () => {
+    expect(demoOptions(new Map([['migrate', 'none']])).migrate).toEqual([]);
+  });
+
+  it('names an unknown migration', () => {
+    expect(() => demoOptions(new Map([['migrate', 'bridge,align']]))).toThrow(/--migrate takes bridge, distill .* got "bridge,align"/);
+  });
+});
+
+describe('demo label-free settings', () => {
+  it('forecasts every cell', () => {
+    expect(full.forecast).toBe(true);
+  });
+
+  it('reads the unlabeled training pool', () => {
+    expect(full.unlabeled).toBe('train-split');
+  });
+
+  it('bridges unless told otherwise', () => {
+    expect(full.migrate).toEqual(['bridge']);
+  });
+
+  it('leaves migrations out with none', () => {
+    expect(demoConfig({ quick: true, out: 'x', seeds: [1], migrate: [] }).migrate).toBeUndefined();
+  });
 });

@@ -91,6 +91,10 @@ describe('config unlabeled settings', () => {
     expect(() => decodeEvaluateConfig({ ...base, migrate: ['distill', 'distill'] }, configFile('a'))).toThrow(ConfigError);
   });
 
+  it('rejects a zero distillation temperature', () => {
+    expect(() => decodeEvaluateConfig({ ...base, migration: { temperature: 0 } }, configFile('a'))).toThrow(/migration\.temperature: got 0/);
+  });
+
   it('rejects a zero image cap', () => {
     expect(() => decodeEvaluateConfig({ ...base, forecast: { maxImages: 0 } }, configFile('a'))).toThrow(/forecast.*maxImages: got 0/);
   });
@@ -106,7 +110,10 @@ describe('runEvaluation with unlabeled images', () => {
     tensorsBefore = tf.memory().numTensors;
     fromPool = await runEvaluation(decodeEvaluateConfig({ ...base, forecast: true, migrate: ['bridge'], output: 'out-pool' }, configFile('pool')));
     fromFolder = await runEvaluation(
-      decodeEvaluateConfig({ ...base, unlabeled: { folder: 'pool' }, forecast: { maxImages: 8 }, output: 'out-folder' }, configFile('folder')),
+      decodeEvaluateConfig(
+        { ...base, unlabeled: { folder: 'pool' }, forecast: { maxImages: 8 }, migrate: ['distill'], migration: { maxImages: 10 }, output: 'out-folder' },
+        configFile('folder'),
+      ),
     );
     tensorsAfter = tf.memory().numTensors;
   }, 120_000);
@@ -123,8 +130,16 @@ describe('runEvaluation with unlabeled images', () => {
     expect(fromFolder.cells[0]?.forecast?.evidence.images).toBe(8);
   });
 
-  it('adds no migration unless asked', () => {
-    expect(fromFolder.cells[0]?.migrations).toBeUndefined();
+  it('distills from the folder', () => {
+    expect(fromFolder.cells[0]?.migrations?.[0]?.unlabeledImages).toBe(10);
+  });
+
+  it('adds the distilled condition', () => {
+    expect(Object.keys(fromFolder.cells[0]?.conditions ?? {})).toContain('target-distilled');
+  });
+
+  it('runs only the migrations asked for', () => {
+    expect(fromFolder.cells[0]?.migrations?.map((m) => m.method)).toEqual(['distill']);
   });
 
   it('frees its tensors', () => {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { getMethod, methodNames, resolveConfig } from '../adapters/registry.js';
 import type { ModuleKind } from '../adapters/types.js';
 import '../backbones/mini.js';
+import { migrationMethods, type MigrationMethod } from '../migrate/types.js';
 import { decodeEvaluateConfig } from '../pipeline/config.js';
 import { runEvaluation } from '../pipeline/run.js';
 import { renderHtml, renderMarkdown } from '../report/index.js';
@@ -28,6 +29,8 @@ export interface DemoOptions {
   readonly seeds: readonly number[];
   /** Tensor backend; the first that loads when absent. */
   readonly backend?: BackendName;
+  /** Label-free migrations measured beside the transplant, from each task's unlabeled training pool. Default `bridge`. */
+  readonly migrate?: readonly MigrationMethod[];
 }
 
 /**
@@ -130,6 +133,10 @@ export function demoConfig(options: DemoOptions): Record<string, unknown> {
     shots: [16],
     seeds: [...options.seeds],
     retrain: true,
+    // The forecast and the bridge cost a few percent of a cell; distillation trains a module, so it is opt-in.
+    unlabeled: 'train-split',
+    forecast: true,
+    ...((options.migrate ?? defaultDemoMigrations).length === 0 ? {} : { migrate: [...(options.migrate ?? defaultDemoMigrations)] }),
     bootstrap: 200,
     output: resolve(options.out),
     ...(options.backend === undefined ? {} : { backend: options.backend }),
@@ -155,7 +162,22 @@ async function prepareOutput(out: string): Promise<void> {
   for (const name of ['run.json', 'results.json', 'cells', 'report.md', 'report.html']) await rm(join(out, name), { recursive: true, force: true });
 }
 
-/** Reads the demo's flags: --quick, --out FOLDER, --seeds 1,2,3, --backend NAME. */
+/** Migrations the demo measures unless --migrate says otherwise: the bridge, which costs seconds. */
+const defaultDemoMigrations: readonly MigrationMethod[] = ['bridge'];
+
+/** Reads --migrate: comma-separated migration methods, or `none`. */
+function migrateOption(text: string | undefined): MigrationMethod[] {
+  if (text === undefined) return [...defaultDemoMigrations];
+  if (text.trim() === 'none') return [];
+  const methods = text.split(',').map((m) => m.trim());
+  const unknown = methods.filter((m) => !(migrationMethods as readonly string[]).includes(m));
+  if (unknown.length > 0 || methods.length === 0) {
+    throw new Error(`--migrate takes ${migrationMethods.join(', ')} separated by commas, or none; got "${text}"`);
+  }
+  return [...new Set(methods as MigrationMethod[])];
+}
+
+/** Reads the demo's flags: --quick, --out FOLDER, --seeds 1,2,3, --backend NAME, --migrate bridge,distill. */
 export function demoOptions(flags: ReadonlyMap<string, string | true>): DemoOptions {
   const value = (name: string): string | undefined => {
     const v = flags.get(name);
@@ -166,7 +188,13 @@ export function demoOptions(flags: ReadonlyMap<string, string | true>): DemoOpti
   const seeds = seedsText.split(',').map((s) => Number(s.trim()));
   if (seeds.some((s) => !Number.isInteger(s))) throw new Error(`--seeds must be integers separated by commas, e.g. --seeds 1,2,3; got "${seedsText}"`);
   const backend = value('backend');
-  return { quick: flags.get('quick') === true, out: value('out') ?? 'vlm-compat-demo', seeds, ...(backend === undefined ? {} : { backend: backend as BackendName }) };
+  return {
+    quick: flags.get('quick') === true,
+    out: value('out') ?? 'vlm-compat-demo',
+    seeds,
+    migrate: migrateOption(value('migrate')),
+    ...(backend === undefined ? {} : { backend: backend as BackendName }),
+  };
 }
 
 /**

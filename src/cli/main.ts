@@ -23,9 +23,10 @@ export interface CliOutput {
 const usage = `vlm-compat ${version}: do tuning modules survive a vision-language backbone update?
 
 Usage:
-  vlm-compat demo [--quick] [--out FOLDER] [--seeds 1,2,3]
+  vlm-compat demo [--quick] [--out FOLDER] [--seeds 1,2,3] [--migrate bridge,distill|none]
       Offline showcase on the bundled mini-clip-v1 → mini-clip-v2 update and emoji tasks: every module
-      (one per family with --quick, about 2 minutes) trained, transplanted and reported. Default out ./vlm-compat-demo.
+      (one per family with --quick, about 2 minutes) trained, transplanted and reported, with a label-free
+      forecast per cell and the migrations --migrate names (default bridge). Default out ./vlm-compat-demo.
   vlm-compat evaluate --config FILE [--shard I/N] [--backend NAME] [--lang en|ja]
       Train each module on the source backbone, transplant it to the target, measure and report.
       Finished cells are kept in the output folder, so a rerun resumes where it stopped.

@@ -175,6 +175,13 @@ export const EvaluateConfig = t.intersection([
         distill: null,
       }),
     ),
+    /** Settings of the label-free migrations. */
+    migration: t.partial({
+      /** Most unlabeled images a migration uses; a seeded sample is drawn from more. Default: all of them. */
+      maxImages: t.refinement(t.number, (n) => Number.isInteger(n) && n >= 2, 'IntegerOfAtLeast2'),
+      /** Softmax temperature of the distillation loss. Default 2. */
+      temperature: t.refinement(t.number, (n) => Number.isFinite(n) && n > 0, 'PositiveNumber'),
+    }),
     /** Tensor backend; the CLI's --backend overrides it. Default: the first that loads. */
     backend: t.keyof({
       /** @tensorflow/tfjs-node-gpu (CUDA). */

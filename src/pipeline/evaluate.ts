@@ -3,7 +3,7 @@ import { pipe } from 'fp-ts/lib/function.js';
 import { FeatureCache } from '../adapters/features.js';
 import { getMethod, resolveConfig } from '../adapters/registry.js';
 import { moduleManifest } from '../adapters/save.js';
-import type { TuningMethod, TuningModule } from '../adapters/types.js';
+import type { TrainingDefaults, TuningMethod, TuningModule } from '../adapters/types.js';
 import type { Backbone } from '../backbones/types.js';
 import { createRandom } from '../runtime/random.js';
 import { accuracy, predict } from '../training/predict.js';
@@ -90,7 +90,10 @@ export interface TransferTask {
   readonly forecast?: boolean | Pick<ForecastOptions, 'maxImages' | 'coefficients'>;
   /** Label-free migrations to measure as the extra conditions `target-bridged` and `target-distilled`; needs `unlabeled`. */
   readonly migrate?: readonly MigrationMethod[];
-  /** Settings of those migrations: image cap, distillation temperature and training overrides. */
+  /**
+   * Settings of those migrations: image cap, distillation temperature and training overrides. Distillation
+   * trains with the cell's `training` overrides unless `migration.training` replaces them.
+   */
   readonly migration?: Omit<MigrateOptions, 'method' | 'features' | 'seed'>;
 }
 
@@ -152,6 +155,16 @@ function predictWith(module: TuningModule | undefined, backbone: Backbone, featu
     () => predict(module, backbone, features, task.dataset.test(backbone), { classNames: task.dataset.classNames, template: task.dataset.template }),
     fromException('EvaluationFailed', { step }),
   );
+}
+
+/**
+ * The cell's training overrides that distillation shares, so that a distilled module gets the budget of the
+ * module it replaces. Settings that only labelled training reads (views, validation, ...) are left out.
+ */
+function trainingDefaultsOf(training: TransferTask['training']): Partial<TrainingDefaults> {
+  if (training === undefined) return {};
+  const keys = ['optimizer', 'learningRate', 'epochs', 'batchSize', 'weightDecay', 'warmupEpochs', 'warmupLearningRate', 'momentum'] as const;
+  return Object.fromEntries(keys.filter((key) => training[key] !== undefined).map((key) => [key, training[key]]));
 }
 
 /** Throws when label-free migration is requested without unlabeled images or with an unknown method. */
@@ -241,7 +254,7 @@ export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineErro
                 task.unlabeled as (backbone: Backbone) => ImageSource,
                 task.dataset.test(task.target),
                 task.migrate ?? [],
-                { ...task.migration, features, seed: task.seed },
+                { ...task.migration, training: { ...trainingDefaultsOf(task.training), ...task.migration?.training }, features, seed: task.seed },
                 (module) => migratedModules.push(module),
               ),
             fromException('EvaluationFailed', { step: 'label-free migration' }),

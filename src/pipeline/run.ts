@@ -92,7 +92,12 @@ function unlabeledImages(folder: ImageSplit | undefined, dataset: TransferDatase
 function unlabeledOptions(unlabeled: ((backbone: Backbone) => ImageSource) | undefined, config: EvaluateConfig) {
   if (unlabeled === undefined) return {};
   const migrate = config.migrate ?? [];
-  return { unlabeled, forecast: config.forecast ?? false, ...(migrate.length === 0 ? {} : { migrate }) };
+  return {
+    unlabeled,
+    forecast: config.forecast ?? false,
+    ...(migrate.length === 0 ? {} : { migrate }),
+    ...(config.migration === undefined ? {} : { migration: config.migration }),
+  };
 }
 
 function referenceName(reference: EvaluateConfig['source']): string {

@@ -5,12 +5,17 @@ import { forecastFeatureNames, type DepthCategory, type ForecastCoefficients } f
 
 /** One fitted example: the forecast evidence of a cell and the retention measured in it. */
 export interface ForecastTrainingRow {
+  /** Tuning method of the cell. */
   readonly method: string;
   /** `source → target` backbone names. */
   readonly backbonePair: string;
+  /** Linear CKA of the forecast evidence, 0..1. */
   readonly cka: number;
+  /** Procrustes residual of the forecast evidence, 0..2. */
   readonly procrustesResidual: number;
+  /** Zero-shot agreement of the forecast evidence, 0..1. */
   readonly zeroShotAgreement: number;
+  /** Where the module attaches, coarsely. */
   readonly depthCategory: DepthCategory;
   /** accuracy(target + transplanted) / accuracy(source + module). */
   readonly retention: number;

@@ -7,7 +7,9 @@
 
 /** Eigenvalues, largest first, and the matching unit eigenvectors as the columns of `vectors` [n, n]. */
 export interface SymmetricEigen {
+  /** Eigenvalues [n], largest first. */
   readonly values: Float64Array;
+  /** Unit eigenvectors as columns, row-major [n, n]. */
   readonly vectors: Float64Array;
 }
 

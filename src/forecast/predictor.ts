@@ -108,8 +108,11 @@ export function defaultForecastCoefficients(): ForecastCoefficients {
 
 /** A prediction of the linear model for one row. */
 export interface RetentionPrediction {
+  /** Predicted accuracy(target + transplanted) / accuracy(source + module). */
   readonly predictedRetention: number;
+  /** Prediction interval [low, high] at `level`; the lower end is at least 0. */
   readonly interval: readonly [number, number];
+  /** Coverage the interval aims at, such as 0.95. */
   readonly level: number;
   /** Features outside the fitted range. */
   readonly extrapolated: string[];

@@ -32,6 +32,7 @@ export interface FeatureSimilarity {
 
 /** The label-free measurements a forecast rests on. */
 export interface ForecastEvidence {
+  /** Which features were compared: image features, class-prompt features or both. */
   readonly featureSet: FeatureSet;
   /** Combined CKA: the image or text value, or their mean for `image+text`. */
   readonly cka: number;
@@ -39,6 +40,7 @@ export interface ForecastEvidence {
   readonly procrustesResidual: number;
   /** Share of unlabeled images whose zero-shot class (argmax over the class prompts) is the same on both backbones, 0..1. */
   readonly zeroShotAgreement: number;
+  /** The module's attachment depth, coarsely: input tokens, transformer layers or output features. */
   readonly depthCategory: DepthCategory;
   /** Image-side similarity, present when the image features were compared. */
   readonly image?: FeatureSimilarity;
@@ -58,12 +60,15 @@ export interface CompatibilityForecast {
   readonly interval: readonly [number, number];
   /** Coverage the interval aims at, such as 0.95. */
   readonly level: number;
+  /** The label-free measurements the prediction rests on. */
   readonly evidence: ForecastEvidence;
   /** Features outside the range the coefficients were fitted on, by name; the prediction extrapolates there. */
   readonly extrapolated: readonly string[];
   /** Description of the cells the coefficients were fitted on, from the coefficients file. */
   readonly calibration: string;
+  /** The backbone the module was trained on. */
   readonly source: BackboneIdentity;
+  /** The backbone the module would move to. */
   readonly target: BackboneIdentity;
   /** Wall-clock time of the forecast, seconds. */
   readonly seconds: number;
@@ -74,7 +79,9 @@ export const forecastFeatureNames = ['intercept', 'cka', 'procrustesResidual', '
 
 /** The fitted linear predictor of retention, as scripts/fit-forecast.mjs writes it. */
 export interface ForecastCoefficients {
+  /** Always `vlm-compat-forecast-coefficients`. */
   readonly format: 'vlm-compat-forecast-coefficients';
+  /** Version of the file layout; 1. */
   readonly formatVersion: 1;
   /** Must equal {@link forecastFeatureNames}. */
   readonly features: readonly string[];
@@ -91,9 +98,11 @@ export interface ForecastCoefficients {
   readonly ridge: number;
   /** Normal quantile of the interval (1.96 for 95%). */
   readonly intervalZ: number;
+  /** Coverage of the interval, such as 0.95. */
   readonly level: number;
   /** [min, max] of each non-constant feature among the fitted cells. */
   readonly ranges: Readonly<Record<string, readonly [number, number]>>;
+  /** What the coefficients were fitted on. */
   readonly fittedOn: {
     /** Cells the fit used. */
     readonly cells: number;

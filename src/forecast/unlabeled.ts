@@ -16,6 +16,7 @@ export class LabelAccessError extends Error {
  * cache its features under the base source's name.
  */
 class LabelFreeView implements ImageSource {
+  /** Number of images in the view. */
   readonly size: number;
 
   constructor(
@@ -61,8 +62,11 @@ export function pickImages(size: number, maxImages: number, seed: number): numbe
 
 /** Unlabeled images opened for the source and the target backbone, as label-free views of the same indices. */
 export interface OpenedImages {
+  /** The images preprocessed for the source backbone. */
   readonly source: ImageSource;
+  /** The same images preprocessed for the target backbone. */
   readonly target: ImageSource;
+  /** Number of images in each view. */
   readonly count: number;
 }
 

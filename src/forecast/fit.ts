@@ -60,11 +60,19 @@ export interface ForecastRowOptions {
   readonly minSourceAccuracy?: number;
 }
 
+/** The fit rows of one results file and the cells left out. */
+export interface ForecastRows {
+  /** One row per usable cell. */
+  rows: ForecastTrainingRow[];
+  /** Cells left out, counted by reason. */
+  skipped: SkippedCells;
+}
+
 /**
  * Extracts fit rows from a parsed results.json: every `ok` cell with forecast evidence, a finite retention
  * and a source accuracy of at least `options.minSourceAccuracy`. `origin` names the file in errors.
  */
-export function forecastRowsFromResults(json: unknown, origin: string, options: ForecastRowOptions = {}): { rows: ForecastTrainingRow[]; skipped: SkippedCells } {
+export function forecastRowsFromResults(json: unknown, origin: string, options: ForecastRowOptions = {}): ForecastRows {
   const minSourceAccuracy = options.minSourceAccuracy ?? 0;
   if (!(minSourceAccuracy >= 0 && minSourceAccuracy <= 1)) throw new Error(`minSourceAccuracy must be a fraction from 0 to 1, got ${minSourceAccuracy}`);
   const decoded = resultsForFitCodec.decode(json);

@@ -17,7 +17,7 @@ export interface SymmetricEigen {
 const maxIterationsPerEigenvalue = 50;
 
 /**
- * Reduces the symmetric matrix `m` [n, n] (modified in place) to tridiagonal form by Householder
+ * Reduces the symmetric matrix `m` (n × n, modified in place) to tridiagonal form by Householder
  * reflections, m = Q T Qᵀ. Returns T's diagonal and superdiagonal and Qᵀ [n, n], whose rows are the basis
  * vectors, so that later rotations of two basis vectors touch two contiguous rows.
  */
@@ -154,7 +154,7 @@ function diagonalizeTridiagonal(a: Float64Array, b: Float64Array, basis: Float64
 }
 
 /**
- * Computes the eigendecomposition of the symmetric matrix `a` [n, n]: Householder reduction to tridiagonal
+ * Computes the eigendecomposition of the symmetric n × n matrix `a` by Householder reduction to tridiagonal
  * form, then implicit QR with Wilkinson shifts, roughly 10 n³ floating-point operations in all. `a` must be
  * symmetric and is not modified.
  */

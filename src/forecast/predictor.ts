@@ -53,17 +53,39 @@ const finite = new t.Type<number, number, unknown>(
 /** io-ts codec of a coefficients file. */
 export const forecastCoefficientsCodec = t.type(
   {
+    /** Always `vlm-compat-forecast-coefficients`. */
     format: t.literal('vlm-compat-forecast-coefficients'),
+    /** Version of the file layout; 1. */
     formatVersion: t.literal(1),
+    /** Feature names, in the order of `weights`. */
     features: t.array(t.string),
+    /** One weight per feature. */
     weights: t.array(finite),
+    /** Covariance factor of the weights [features, features]; times the residual variance, their covariance. */
     covariance: t.array(t.array(finite)),
+    /** Standard deviation of the fit's residuals, in retention units. */
     residualStd: finite,
+    /** Ridge strength on every weight but the intercept. */
     ridge: finite,
+    /** Normal quantile of the interval (1.96 for 95%). */
     intervalZ: finite,
+    /** Coverage of the interval, such as 0.95. */
     level: finite,
+    /** [min, max] of each non-constant feature among the fitted cells. */
     ranges: t.record(t.string, t.tuple([finite, finite])),
-    fittedOn: t.type({ cells: finite, backbonePairs: t.array(t.string), methods: t.array(t.string), createdAt: t.string, note: t.string }),
+    /** What the coefficients were fitted on. */
+    fittedOn: t.type({
+      /** Cells the fit used. */
+      cells: finite,
+      /** Backbone pairs, as `source → target`. */
+      backbonePairs: t.array(t.string),
+      /** Methods of the fitted cells. */
+      methods: t.array(t.string),
+      /** ISO 8601 time of the fit. */
+      createdAt: t.string,
+      /** Description of the data and of how far the coefficients can be trusted. */
+      note: t.string,
+    }),
   },
   'ForecastCoefficients',
 );

@@ -7,6 +7,7 @@ import type { UnlabeledImages } from './types.js';
 
 /** Raised when label-free code reads the labels of an unlabeled image source. */
 export class LabelAccessError extends Error {
+  /** Error name: `LabelAccessError`. */
   override readonly name = 'LabelAccessError';
 }
 

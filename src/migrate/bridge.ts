@@ -42,6 +42,7 @@ export interface BridgeFit {
   readonly procrustesResidual: number;
   /** Directions the images did not determine (fewer images than dimensions), completed arbitrarily. */
   readonly rankDeficiency: number;
+  /** Unlabeled images the map was fitted on. */
   readonly images: number;
 }
 
@@ -92,13 +93,27 @@ export async function fitBridge(source: Backbone, target: Backbone, images: Open
 /** Config of a bridged module, saved in its manifest. */
 export interface BridgedConfig {
   /** The wrapped source module: its method, config and the backbone it was trained on. */
-  readonly inner: { readonly method: string; readonly config: unknown; readonly source: SourceRecord };
+  readonly inner: {
+    /** Registry name of the wrapped module's method. */
+    readonly method: string;
+    /** The wrapped module's config, as its method saves it. */
+    readonly config: unknown;
+    /** The source backbone and tokenizer the wrapped module was trained with. */
+    readonly source: SourceRecord;
+  };
   /** The source backbone's logit scale, which the wrapped module's classifier uses. */
   readonly sourceLogitScale: number;
   /** Factor applied to mapped features (see {@link BridgeFit.scale}). */
   readonly scale: number;
   /** How well the map fitted, recorded for the reader. */
-  readonly fit: { readonly images: number; readonly procrustesResidual: number; readonly rankDeficiency: number };
+  readonly fit: {
+    /** Unlabeled images the map was fitted on. */
+    readonly images: number;
+    /** See {@link BridgeFit.procrustesResidual}. */
+    readonly procrustesResidual: number;
+    /** See {@link BridgeFit.rankDeficiency}. */
+    readonly rankDeficiency: number;
+  };
 }
 
 const sourceRecordCodec = t.type({

@@ -15,10 +15,15 @@ import { MigrationError, type DistillDetails } from './types.js';
 
 /** Settings of one distillation run. */
 export interface DistillSettings {
+  /** Softmax temperature T of the KL loss, > 0. */
   readonly temperature: number;
+  /** Overrides of the method's training defaults. Undefined entries keep the default. */
   readonly training: Partial<TrainingDefaults>;
+  /** Seed of the student's initialization and of batch order. */
   readonly seed: number;
+  /** Feature cache, owned by the caller, that the teacher's predictions and the student's training share. */
   readonly features: FeatureCache;
+  /** Called after every optimizer step. */
   readonly onProgress?: (event: TrainingProgress) => void;
 }
 
@@ -107,7 +112,12 @@ function countParameters(module: TuningModule): number {
  * the source module's predicted classes as pseudo-labels. The KL loop then runs when the method trains
  * after fitting. Images are not augmented, so teacher and student always see the same view.
  */
-export async function distillModule(module: TuningModule, source: Backbone, target: Backbone, images: OpenedImages, settings: DistillSettings): Promise<{ module: TuningModule; details: DistillDetails }> {
+export async function distillModule(module: TuningModule, source: Backbone, target: Backbone, images: OpenedImages, settings: DistillSettings): Promise<{
+  /** The student module on the target backbone, owned by the caller. */
+  module: TuningModule;
+  /** Settings and outcome of the run. */
+  details: DistillDetails;
+}> {
   const method = getMethod(module.method);
   const training = resolveTraining(method.training, settings.training);
   const random = createRandom(settings.seed);

@@ -9,6 +9,7 @@ import { MigrationError, migrationConditions, migrationMethods, type MigrateOpti
 
 /** A migration measured on a test set: its record and, when it ran, its predictions. */
 export interface MeasuredMigration {
+  /** Record of the migration, or of the reason the method did not apply, as stored in results. */
   readonly record: MigrationRecord;
   /** Predicted class per test example; absent when the method did not apply. */
   readonly predictions?: Int32Array;

@@ -11,6 +11,7 @@ export const migrationMethods: readonly MigrationMethod[] = ['bridge', 'distill'
 
 /** Options of {@link migrateModule}. */
 export interface MigrateOptions {
+  /** `bridge` (output-feature modules only) or `distill` (every module kind). */
   readonly method: MigrationMethod;
   /** Most unlabeled images to use; a seeded sample is drawn from larger sources. Default: all of them. */
   readonly maxImages?: number;
@@ -38,8 +39,11 @@ export interface BridgeDetails {
 
 /** Settings and outcome of a distillation run. */
 export interface DistillDetails {
+  /** Softmax temperature T of the KL loss. */
   readonly temperature: number;
+  /** Epochs of the KL loop, or 0 when it did not run (a method with `fit` that does not train afterwards). */
   readonly epochs: number;
+  /** Optimizer steps taken, counted across epochs. */
   readonly steps: number;
   /** Unlabeled images processed, counting repeats across epochs. */
   readonly examplesSeen: number;
@@ -47,6 +51,7 @@ export interface DistillDetails {
   readonly finalLoss: number;
   /** True when the method's `fit` ran on the source module's predicted classes (pseudo-labels) before or instead of the KL loop. */
   readonly pseudoLabelFit: boolean;
+  /** Number of trainable scalars of the student module. */
   readonly trainableParameters: number;
 }
 
@@ -55,12 +60,22 @@ export interface DistillDetails {
  * an interface, so that it is a `Record<string, unknown>` as the manifest expects.
  */
 export type MigrationProvenance = {
+  /** Always `label-free-migration`, which distinguishes this provenance from other kinds. */
   readonly kind: 'label-free-migration';
+  /** The migration method used. */
   readonly method: MigrationMethod;
   /** The migrated module's method and the backbone it was trained on. */
-  readonly module: { readonly method: string; readonly trainedOn: BackboneIdentity };
+  readonly module: {
+    /** Registry name of the migrated module's method. */
+    readonly method: string;
+    /** The backbone the module records as its training backbone. */
+    readonly trainedOn: BackboneIdentity;
+  };
+  /** The source backbone passed to the migration. */
   readonly source: BackboneIdentity;
+  /** The target backbone the module was moved to. */
   readonly target: BackboneIdentity;
+  /** Unlabeled images used, after any `maxImages` sample. */
   readonly unlabeledImages: number;
   /** Always 0: no migration reads a label. */
   readonly labelsUsed: 0;
@@ -68,14 +83,21 @@ export type MigrationProvenance = {
   readonly seconds: number;
   /** ISO 8601 time the migration finished. */
   readonly createdAt: string;
+  /** Outcome of the bridge fit, for the `bridge` method. */
   readonly bridge?: BridgeDetails;
+  /** Settings and outcome of the distillation, for the `distill` method. */
   readonly distill?: DistillDetails;
 };
 
 /** A module migrated to the target backbone and its manifest, whose `provenance` is a {@link MigrationProvenance}. */
 export interface MigrationResult {
+  /** The module on the target backbone, owned by the caller, who disposes it. */
   readonly module: TuningModule;
-  readonly manifest: ModuleManifest & { readonly provenance: MigrationProvenance };
+  /** The manifest to save with the module. */
+  readonly manifest: ModuleManifest & {
+    /** Record of the migration: method, backbones, image count and time. */
+    readonly provenance: MigrationProvenance;
+  };
 }
 
 /** Reason a migration could not run. */
@@ -83,8 +105,10 @@ export type MigrationErrorCode = 'not-applicable' | 'invalid-options';
 
 /** Raised when a migration cannot run: the method does not apply to the module, or an option is invalid. */
 export class MigrationError extends Error {
+  /** Error name: `MigrationError`. */
   override readonly name = 'MigrationError';
   constructor(
+    /** `not-applicable` when the method cannot migrate the module, `invalid-options` for an invalid option. */
     readonly code: MigrationErrorCode,
     message: string,
   ) {
@@ -94,6 +118,7 @@ export class MigrationError extends Error {
 
 /** A label-free migration measured in an evaluation, or the reason it could not run. */
 export interface MigrationRecord {
+  /** The migration method. */
   readonly method: MigrationMethod;
   /** The condition that contains its predictions, such as `target-bridged`. */
   readonly condition: string;

@@ -41,7 +41,11 @@ export function percentStatisticParts(statistic: Statistic | undefined): Formatt
   return { main };
 }
 
-/** {@link percentStatisticParts} as one string. */
+/**
+ * Formats a statistic whose values are fractions or ratios as a percentage: "71.2%" for one value,
+ * "71.2% (68.0–74.1)" with a bootstrap interval, "71.2% ± 1.3" for a mean over several seeds (the spread is
+ * the sample standard deviation, in percentage points). Returns "—" when the statistic is missing or NaN.
+ */
 export function formatPercentStatistic(statistic: Statistic | undefined): string {
   return joinFormatted(percentStatisticParts(statistic));
 }
@@ -58,7 +62,11 @@ export function pointsStatisticParts(statistic: Statistic | undefined): Formatte
   return { main };
 }
 
-/** {@link pointsStatisticParts} as one string. */
+/**
+ * Formats a statistic of accuracy differences, stored as fractions, in signed accuracy points: "+3.1 pt",
+ * "+3.1 pt (-0.4–+6.2)" with a bootstrap interval, "+3.1 pt ± 0.8" for a mean over several seeds. Returns "—"
+ * when the statistic is missing or NaN.
+ */
 export function formatPointsStatistic(statistic: Statistic | undefined): string {
   return joinFormatted(pointsStatisticParts(statistic));
 }

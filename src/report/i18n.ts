@@ -15,7 +15,9 @@ export interface RenderOptions {
 
 /** Numbers a summary sentence is built from, already formatted for display. */
 export interface GroupText {
+  /** Mean retention of the group, formatted as a percentage such as `"92.4%"`. */
   readonly retention: string;
+  /** Rows (method × data set) in the group. */
   readonly rows: number;
 }
 
@@ -24,29 +26,57 @@ export interface GroupText {
  * names, reasons and arithmetic written by the pipeline), which stay as they are in every language.
  */
 export interface ReportMessages {
+  /** Report title: the first heading, and the HTML page title. */
   readonly title: string;
+  /** Heading of the summary section. */
   readonly summaryHeading: string;
+  /** Heading of the table of source and target backbones. */
   readonly backbonesHeading: string;
+  /** Header of the backbones table. The last column contains the first 12 hex digits of the weights SHA-256. */
   readonly backboneColumns: readonly [role: string, family: string, name: string, revision: string, sha256: string];
+  /** Role column value of the source backbone's row. */
   readonly sourceRole: string;
+  /** Role column value of the target backbone's row. */
   readonly targetRole: string;
+  /** Line under the title naming the vlm-compat version and the ISO 8601 time that wrote the results. */
   readonly generated: (libraryVersion: string, createdAt: string) => string;
+  /** First summary sentence: how many of the transplanted rows are compatible (gain over zero-shot ≥ 0). */
   readonly compatible: (compatible: number, transplanted: number) => string;
+  /** Summary sentence counting incompatible and failed cells, shown only when there are any. */
   readonly notTransplanted: (incompatible: number, failed: number) => string;
+  /** Summary sentence listing mean retention per module kind, with `parts` from {@link ReportMessages.retentionOfKind}. */
   readonly retentionByKind: (parts: readonly string[]) => string;
+  /** One entry of the retention-by-kind sentence: translated kind, formatted retention and row count. */
   readonly retentionOfKind: (kind: string, retention: string, rows: number) => string;
+  /**
+   * Summary sentence comparing text-input modules with deeper ones. A group is undefined when none of its rows
+   * was transplanted.
+   */
   readonly shallowVersusDeep: (shallow: GroupText | undefined, deep: GroupText | undefined, shallowRetainedMore: boolean | undefined) => string;
+  /** Definitions of retention, gain and NFR, one list item each, shown after the summary. */
   readonly glossary: readonly string[];
+  /** First note under a data set heading: the shot counts and seeds of its cells. */
   readonly datasetIntro: (shots: readonly number[], seeds: readonly number[]) => string;
+  /** Note that ± values are a mean and sample standard deviation over seeds, shown when a row has several seeds. */
   readonly aggregationNote: string;
+  /** Note that parenthesized values are bootstrap 95% intervals, shown when a single-seed value has one. */
   readonly intervalNote: string;
   /** Header of each data set's table: method, kind, depth, three accuracies, retention, gain, NFR, decision. */
   readonly columns: readonly string[];
+  /**
+   * Method label in tables and charts. `shots` is undefined when the section has one shot count, and `n` is the
+   * number of seeds.
+   */
   readonly methodLabel: (method: string, shots: number | undefined, n: number) => string;
+  /** Display name of a module kind. */
   readonly kind: (kind: ModuleKind) => string;
+  /** Display name of an attachment depth. */
   readonly depth: (depth: AttachmentDepth) => string;
+  /** Display name of a retrain-or-reuse decision. */
   readonly action: (action: DecisionRecord['action']) => string;
+  /** Display name of a cell status. */
   readonly status: (status: CellResult['status']) => string;
+  /** Separates the actions of a row whose seeds reached different decisions. */
   readonly listSeparator: string;
   /** Separates the classes in a list of per-class changes. */
   readonly classSeparator: string;
@@ -54,21 +84,40 @@ export interface ReportMessages {
   readonly parenthetical: (text: string, remark: string) => string;
   /** Joins sentences of one paragraph. */
   readonly sentenceSeparator: string;
+  /** Heading of the list of classes whose accuracy changed the most. */
   readonly worstClassesHeading: string;
+  /** Heading of the retrain reference list. */
   readonly retrainHeading: string;
+  /** Retrain reference of one row: retrained accuracy, recovery, and the wall times of retraining and of training on the source. */
   readonly retrainLine: (retrained: string, recovery: string, retrainTime: string, trainTime: string) => string;
+  /** Heading of the list of incompatible and failed cells. */
   readonly notTransplantedHeading: string;
+  /** Shown for a cell that is not `ok` but records neither mismatches nor an error. */
   readonly noReason: string;
+  /** Heading of the list of decisions with their arithmetic. */
   readonly decisionsHeading: string;
+  /**
+   * Label of one cell in the not-transplanted and decision lists. `shots` is undefined when the section has one
+   * shot count.
+   */
   readonly cellLabel: (method: string, seed: number, shots: number | undefined) => string;
+  /** Title of a data set's accuracy chart. */
   readonly accuracyChartTitle: (dataset: string) => string;
+  /** Y-axis label of the accuracy chart. */
   readonly accuracyAxis: string;
+  /** Legend of the accuracy chart's three bars per method. */
   readonly seriesLabels: readonly [sourceModule: string, targetZeroShot: string, targetTransplanted: string];
+  /** Shown in the accuracy chart in place of a bar whose value is missing. */
   readonly notAvailable: string;
+  /** Title of a data set's retention chart. */
   readonly retentionChartTitle: (dataset: string) => string;
+  /** Y-axis label of the retention chart. */
   readonly retentionAxis: string;
+  /** X-axis label of the retention chart, whose categories run from shallow to deep attachment. */
   readonly depthAxis: string;
+  /** Label of the 100% reference line in the retention chart. */
   readonly sameAsSource: string;
+  /** Explanation of a chart's whiskers, which ends every chart caption. */
   readonly whiskerNote: string;
   /** Caption under a chart: its title, then how to read the whiskers. */
   readonly chartCaption: (title: string) => string;

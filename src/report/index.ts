@@ -15,7 +15,7 @@ export { renderMarkdown } from './markdown.js';
 export { renderHtml } from './html.js';
 export { renderJson } from './json.js';
 export { accuracyChart, retentionChart } from './charts.js';
-export { messagesFor, reportLanguages, type RenderOptions, type ReportLanguage, type ReportMessages } from './i18n.js';
+export { messagesFor, reportLanguages, type GroupText, type RenderOptions, type ReportLanguage, type ReportMessages } from './i18n.js';
 export {
   buildReportModel,
   kindOrder,

@@ -7,6 +7,7 @@ import type { CellResult, DecisionRecord, ResultsFile } from '../pipeline/result
  * 0..1 scale and accuracy differences are fractions too (0.05 is 5 points); renderers convert for display.
  */
 export interface Statistic {
+  /** Mean over the seeds with a defined value. */
   readonly mean: number;
   /** Sample standard deviation over seeds (n − 1 in the denominator); 0 when n is 1. */
   readonly std: number;
@@ -18,6 +19,7 @@ export interface Statistic {
 
 /** Mean per-class accuracy of a method before and after the transplant, over seeds. */
 export interface ClassSummary {
+  /** The class name. */
   readonly className: string;
   /** Accuracy on the source backbone with the module, 0..1. */
   readonly source: number;
@@ -29,15 +31,21 @@ export interface ClassSummary {
 
 /** How many cells of a row reached one decision. */
 export interface DecisionCount {
+  /** The decision. */
   readonly action: DecisionRecord['action'];
+  /** Cells of the row that reached it. */
   readonly count: number;
 }
 
 /** One method at one shot count on one data set, summarized over its seeds. */
 export interface MethodRow {
+  /** Registry name of the method. */
   readonly method: string;
+  /** Training examples per class (K). */
   readonly shots: number;
+  /** The method family. */
   readonly kind: ModuleKind;
+  /** Attachment depth of the module. */
   readonly depth: AttachmentDepth;
   /** Every cell of the row, by seed, whatever its status. */
   readonly cells: readonly CellResult[];
@@ -45,18 +53,27 @@ export interface MethodRow {
   readonly status: CellResult['status'];
   /** Seeds the row's values are summarized over: the `ok` cells, or every cell when none is `ok`. */
   readonly seeds: readonly number[];
+  /** Accuracy of source + module, 0..1. */
   readonly sourceAccuracy?: Statistic;
+  /** Accuracy of the target zero-shot baseline, 0..1. */
   readonly zeroShotAccuracy?: Statistic;
+  /** Accuracy of target + transplanted module, 0..1. */
   readonly transplantedAccuracy?: Statistic;
+  /** Accuracy of the module retrained on the target, 0..1, absent unless retraining was run. */
   readonly retrainedAccuracy?: Statistic;
+  /** Accuracy of target + transplanted ÷ accuracy of source + module, a ratio (1 keeps all source accuracy). */
   readonly retention?: Statistic;
   /** Gain over zero-shot, as a fraction. */
   readonly gain?: Statistic;
+  /** Negative flip rate: share of test examples that source + module got right and target + transplanted gets wrong, 0..1. */
   readonly nfr?: Statistic;
+  /** Recovery: (transplanted − zero-shot) ÷ (retrained − zero-shot) on the target, absent without a retrained accuracy. */
   readonly recovery?: Statistic;
-  /** Wall time of training on the source and of retraining on the target, seconds. */
+  /** Wall time of training on the source, seconds. */
   readonly trainSeconds?: Statistic;
+  /** Wall time of retraining on the target, seconds, absent unless retraining was run. */
   readonly retrainSeconds?: Statistic;
+  /** Retrain-or-reuse decisions of the row's cells, each with the number of cells that reached it. */
   readonly decisions: readonly DecisionCount[];
   /** The three classes whose accuracy changed the least favourably, worst first. */
   readonly worstClasses: readonly ClassSummary[];
@@ -64,9 +81,13 @@ export interface MethodRow {
 
 /** The rows of one data set, in the order their cells appear in the results. */
 export interface DatasetSection {
+  /** Name of the data set. */
   readonly dataset: string;
+  /** Shot counts of the section's cells, ascending. */
   readonly shots: readonly number[];
+  /** Seeds of the section's cells, ascending. */
   readonly seeds: readonly number[];
+  /** One row per method and shot count. */
   readonly rows: readonly MethodRow[];
   /** Cells that are `incompatible` or `failed`, with their reasons, in row order. */
   readonly notTransplanted: readonly CellResult[];
@@ -74,6 +95,7 @@ export interface DatasetSection {
 
 /** Mean retention of a group of rows. */
 export interface GroupRetention {
+  /** Mean of the rows' mean retention, a ratio. */
   readonly mean: number;
   /** Rows (method × data set) in the group. */
   readonly rows: number;
@@ -85,10 +107,17 @@ export interface ReportSummary {
   readonly transplantedRows: number;
   /** Transplanted rows whose mean gain over zero-shot is ≥ 0. */
   readonly compatibleRows: number;
+  /** Cells rejected by the preflight check against the target backbone. */
   readonly incompatibleCells: number;
+  /** Cells that ended with an error. */
   readonly failedCells: number;
   /** Mean retention per module kind, in {@link kindOrder}. */
-  readonly retentionByKind: ReadonlyArray<{ readonly kind: ModuleKind } & GroupRetention>;
+  readonly retentionByKind: ReadonlyArray<
+    {
+      /** The module kind. */
+      readonly kind: ModuleKind;
+    } & GroupRetention
+  >;
   /** Rows attached at the text input. */
   readonly shallow?: GroupRetention;
   /** Rows attached anywhere deeper than the text input. */
@@ -97,8 +126,11 @@ export interface ReportSummary {
 
 /** Everything a renderer draws, computed once from a results file. */
 export interface ReportModel {
+  /** The results file the model was built from. */
   readonly results: ResultsFile;
+  /** The numbers behind the summary at the top of the report. */
   readonly summary: ReportSummary;
+  /** One section per data set, in the order their cells appear in the results. */
   readonly datasets: readonly DatasetSection[];
 }
 

@@ -1,7 +1,17 @@
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { resultsSchemaVersion, type ResultsFile } from '../pipeline/results.js';
+import type { MetricValue } from '../metrics/types.js';
+import { resultsSchemaVersion, type BackboneRecord, type CellResult, type ResultsFile } from '../pipeline/results.js';
 import { version } from '../version.js';
+
+/**
+ * Types a codec by the documented interface it decodes to, so that the API docs show that interface rather
+ * than the codec's inferred structure. The compiler checks that every decoded value is an `A`. Encoding an `A`
+ * is safe as well, because the codecs here copy fields they do not know, such as a cell's `forecast`, unchanged.
+ */
+function decodingTo<A>(codec: t.Any & t.Decoder<unknown, A>): t.Type<A, unknown> {
+  return codec as t.Type<A, unknown>;
+}
 
 /** A number that may be NaN, stored as `null` in JSON. */
 const nullableNumber = new t.Type<number, number | null, unknown>(
@@ -73,8 +83,10 @@ export const backboneDimensionsCodec = t.type(
   'BackboneDimensions',
 );
 
-/** A backbone as recorded in results. */
-export const backboneRecordCodec = t.type({ identity: backboneIdentityCodec, dims: backboneDimensionsCodec }, 'BackboneRecord');
+/** Codec of a backbone as recorded in results: its identity and dimensions. */
+export const backboneRecordCodec = decodingTo<BackboneRecord>(
+  t.type({ identity: backboneIdentityCodec, dims: backboneDimensionsCodec }, 'BackboneRecord'),
+);
 
 /** Accuracy of one condition and its predicted class per test example. */
 export const conditionResultCodec = t.type({ accuracy: fraction, predictions: t.array(integer) }, 'ConditionResult');
@@ -92,22 +104,24 @@ export const attachmentDepthCodec = t.keyof({
   'output-features': null,
 });
 
-/** A computed metric value with its unit, direction and optional bootstrap interval. */
-export const metricValueCodec = t.intersection(
-  [
-    t.type({
-      name: t.string,
-      value: nullableNumber,
-      unit: t.keyof({ fraction: null, ratio: null, points: null, count: null, boolean: null }),
-      direction: t.keyof({ 'higher-is-better': null, 'lower-is-better': null }),
-    }),
-    t.partial({
-      interval: t.tuple([nullableNumber, nullableNumber]),
-      note: t.string,
-      bootstrap: t.type({ samples: count, seed: integer, undefinedSamples: count }),
-    }),
-  ],
-  'MetricValue',
+/** Codec of a computed metric value with its unit, direction and optional bootstrap interval, with NaN as `null` in JSON. */
+export const metricValueCodec = decodingTo<MetricValue>(
+  t.intersection(
+    [
+      t.type({
+        name: t.string,
+        value: nullableNumber,
+        unit: t.keyof({ fraction: null, ratio: null, points: null, count: null, boolean: null }),
+        direction: t.keyof({ 'higher-is-better': null, 'lower-is-better': null }),
+      }),
+      t.partial({
+        interval: t.tuple([nullableNumber, nullableNumber]),
+        note: t.string,
+        bootstrap: t.type({ samples: count, seed: integer, undefinedSamples: count }),
+      }),
+    ],
+    'MetricValue',
+  ),
 );
 
 /** Per-class accuracy from source + module to target + transplanted, as fractions. */
@@ -168,25 +182,27 @@ export const mismatchCodec = t.type(
 /** The coordinates of a cell in the method × data set × shots × seed matrix. */
 export const cellKeyCodec = t.type({ method: t.string, dataset: t.string, seed: integer, shots: count }, 'CellKey');
 
-/** The outcome of one cell. */
-export const cellResultCodec = t.intersection(
-  [
-    t.type({
-      key: cellKeyCodec,
-      status: t.keyof({ ok: null, incompatible: null, failed: null }),
-      kind: moduleKindCodec,
-      depth: attachmentDepthCodec,
-      classNames: t.array(t.string),
-      labels: t.array(integer),
-      conditions: t.record(t.string, conditionResultCodec),
-      metrics: t.array(metricValueCodec),
-      perClass: t.array(classChangeCodec),
-      cost: t.intersection([t.type({ train: trainReportCodec }), t.partial({ retrain: trainReportCodec })], 'Cost'),
-      mismatches: t.array(mismatchCodec),
-    }),
-    t.partial({ decision: decisionRecordCodec, error: t.string }),
-  ],
-  'CellResult',
+/** Codec of the outcome of one cell of the method × data set × shots × seed matrix. */
+export const cellResultCodec = decodingTo<CellResult>(
+  t.intersection(
+    [
+      t.type({
+        key: cellKeyCodec,
+        status: t.keyof({ ok: null, incompatible: null, failed: null }),
+        kind: moduleKindCodec,
+        depth: attachmentDepthCodec,
+        classNames: t.array(t.string),
+        labels: t.array(integer),
+        conditions: t.record(t.string, conditionResultCodec),
+        metrics: t.array(metricValueCodec),
+        perClass: t.array(classChangeCodec),
+        cost: t.intersection([t.type({ train: trainReportCodec }), t.partial({ retrain: trainReportCodec })], 'Cost'),
+        mismatches: t.array(mismatchCodec),
+      }),
+      t.partial({ decision: decisionRecordCodec, error: t.string }),
+    ],
+    'CellResult',
+  ),
 );
 
 /**
@@ -212,18 +228,20 @@ export const cellResultCodec = t.intersection(
  * {@link validateResults} checks `schema` and `schemaVersion` before this codec runs, so that a file of another
  * version gets a message about versions rather than a list of field errors.
  */
-export const resultsFileCodec = t.type(
-  {
-    schema: t.literal('vlm-compat-results'),
-    schemaVersion: t.literal(resultsSchemaVersion),
-    libraryVersion: t.string,
-    createdAt: t.string,
-    source: backboneRecordCodec,
-    target: backboneRecordCodec,
-    settings: t.UnknownRecord,
-    cells: t.array(cellResultCodec),
-  },
-  'ResultsFile',
+export const resultsFileCodec = decodingTo<ResultsFile>(
+  t.type(
+    {
+      schema: t.literal('vlm-compat-results'),
+      schemaVersion: t.literal(resultsSchemaVersion),
+      libraryVersion: t.string,
+      createdAt: t.string,
+      source: backboneRecordCodec,
+      target: backboneRecordCodec,
+      settings: t.UnknownRecord,
+      cells: t.array(cellResultCodec),
+    },
+    'ResultsFile',
+  ),
 );
 
 /** One invalid field of a results file. */
@@ -238,9 +256,11 @@ export interface ResultsIssue {
 
 /** Raised when results are not a valid vlm-compat results file; `issues` lists every invalid field. */
 export class ResultsValidationError extends Error {
+  /** Error name: `ResultsValidationError`. */
   override readonly name = 'ResultsValidationError';
   constructor(
     message: string,
+    /** Every invalid field, once per path and expected type. The message lists at most 20 of them. */
     readonly issues: readonly ResultsIssue[],
   ) {
     super(message);

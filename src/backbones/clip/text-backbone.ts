@@ -17,10 +17,12 @@ export abstract class ClipTextBackbone {
   /** Text tower sizes. */
   protected abstract readonly textConfig: ClipConfig['text'];
 
+  /** {@inheritDoc Backbone.tokenize} */
   tokenize(texts: readonly string[]): TokenizedBatch {
     return this.tokenizer.tokenize(texts, this.textConfig.contextLength);
   }
 
+  /** {@inheritDoc Backbone.embedTokens} */
   embedTokens(ids: tf.Tensor2D): tf.Tensor3D {
     return tf.tidy(() => {
       const [batch, tokens] = ids.shape;
@@ -29,6 +31,7 @@ export abstract class ClipTextBackbone {
     });
   }
 
+  /** {@inheritDoc Backbone.encodeText} */
   encodeText(batch: TokenizedBatch, hooks?: TowerHooks): tf.Tensor2D {
     return tf.tidy(() => {
       const ids = tf.tensor2d(batch.ids, [batch.n, batch.contextLength], 'int32');
@@ -36,10 +39,12 @@ export abstract class ClipTextBackbone {
     });
   }
 
+  /** {@inheritDoc Backbone.encodeTextEmbeddings} */
   encodeTextEmbeddings(embeddings: tf.Tensor3D, eot: readonly number[], hooks?: TowerHooks): tf.Tensor2D {
     return tf.tidy(() => encodeClipText(this.textWeights, this.textConfig, embeddings, eot, hooks));
   }
 
+  /** {@inheritDoc Backbone.encodeTextWithSharedPrefix} */
   encodeTextWithSharedPrefix(prefixes: tf.Tensor3D, suffixes: tf.Tensor3D, eot: readonly number[], hooks?: TowerHooks): tf.Tensor2D {
     return tf.tidy(() => encodeClipTextWithSharedPrefix(this.textWeights, this.textConfig, prefixes, suffixes, eot, hooks));
   }

@@ -4,7 +4,9 @@ import type { ClipConfig } from '../clip/config.js';
 
 /** Sizes of an EVA-02 vision tower. */
 export interface EvaVisionConfig {
+  /** Width of the hidden states. */
   readonly width: number;
+  /** Number of transformer blocks. */
   readonly layers: number;
   /** Attention heads. The head width (width / heads) must be a multiple of 4 for the 2-D rotary embedding. */
   readonly heads: number;
@@ -27,7 +29,9 @@ export interface EvaVisionConfig {
 export interface EvaClipConfig {
   /** Width of the joint image-text embedding space. */
   readonly embedDim: number;
+  /** Text tower sizes, the same fields as a CLIP text tower. */
   readonly text: ClipConfig['text'];
+  /** Vision tower sizes. */
   readonly vision: EvaVisionConfig;
 }
 
@@ -36,14 +40,19 @@ export interface EvaClipConfig {
  * x + mlpOut(subLN(SiLU(mlpGate(h)) ⊙ mlpIn(h))) with h = ln2(x).
  */
 export interface EvaBlockWeights {
+  /** Layer norm before attention. */
   readonly ln1: LayerNormWeights;
+  /** Query projection. */
   readonly q: LinearWeights;
   /** The key projection has no bias in EVA-02. */
   readonly k: LinearWeights;
+  /** Value projection. */
   readonly v: LinearWeights;
   /** Sub-LN on the attention output before the output projection (EVA's `inner_attn_ln`). */
   readonly attnNorm: LayerNormWeights;
+  /** Attention output projection. */
   readonly out: LinearWeights;
+  /** Layer norm before the MLP. */
   readonly ln2: LayerNormWeights;
   /** SwiGLU gate branch, passed through SiLU (EVA's `w1`, timm's `fc1_g`). */
   readonly mlpGate: LinearWeights;
@@ -59,8 +68,11 @@ export interface EvaBlockWeights {
 export interface EvaVisionWeights {
   /** The patch convolution as a matrix [patch * patch * 3, width], rows ordered (row, column, channel), with its bias. */
   readonly patchEmbedding: LinearWeights;
-  readonly classToken: tf.Tensor3D; // [1, 1, width]
-  readonly positionEmbedding: tf.Tensor3D; // [1, 1 + grid * grid, width]
+  /** Class token embedding [1, 1, width]. */
+  readonly classToken: tf.Tensor3D;
+  /** Position embeddings of the class token and each patch [1, 1 + grid * grid, width], absolute and learned. */
+  readonly positionEmbedding: tf.Tensor3D;
+  /** Transformer blocks, first to last. */
   readonly blocks: readonly EvaBlockWeights[];
   /** Final layer norm, applied to the class token. */
   readonly norm: LayerNormWeights;

@@ -9,6 +9,7 @@ export interface CheckpointKind {
    * `timm-vision`: a timm EVA vision tower alone (timm's own `model.safetensors`), which has no text tower.
    */
   readonly family: 'clip' | 'eva-clip' | 'timm-vision';
+  /** The tensor name that identified the family, such as `visual.conv1.weight`. */
   readonly evidence: string;
 }
 

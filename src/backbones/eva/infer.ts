@@ -11,31 +11,74 @@ import { evaVisionPrefix, type EvaLayout, type EvaTextPrefix } from './layouts.j
  * `naiveswiglu`, `subln`) or of open_clip's (EVA02-B-16.json: `timm_model_name`, `custom_text`).
  */
 export const EvaOpenClipConfigJson = t.partial({
+  /** The model architecture. Sizes stated here are checked against the weights. */
   model_cfg: t.partial({
+    /** Width of the joint image-text embedding space. */
     embed_dim: t.number,
+    /** Whether the text tower uses QuickGELU, x·σ(1.702x), rather than GELU. Default false. */
     quick_gelu: t.boolean,
+    /** Whether the text tower keys are stored under `text.`. */
     custom_text: t.boolean,
+    /** The vision tower. */
     vision_cfg: t.partial({
+      /** Input image side, pixels. */
       image_size: t.number,
+      /** Number of transformer blocks. */
       layers: t.number,
+      /** Width of the hidden states. */
       width: t.number,
+      /** Width of one attention head, so heads = width / head_width. Default 64. */
       head_width: t.number,
+      /** Patch side, pixels. */
       patch_size: t.number,
+      /** Hidden width of the SwiGLU MLP ÷ width, 2.6667 in EVA02-CLIP-B/16. */
       mlp_ratio: t.number,
+      /** EVA-CLIP's name of the vision model. Its presence marks a config in EVA-CLIP's form. */
       eva_model_name: t.string,
+      /** open_clip's timm tower, which must be an EVA-02 CLIP tower such as `eva02_base_patch16_clip_224`. */
       timm_model_name: t.string,
+      /** Whether the tower uses 2-D rotary position embedding. Must be true in EVA-CLIP's form. */
       rope: t.boolean,
+      /** Patch grid side the rotary embedding was pretrained at. Default 16. */
       pt_hw_seq_len: t.number,
+      /** Whether rotary positions are scaled to `pt_hw_seq_len`. Default false in EVA-CLIP's form, true otherwise. */
       intp_freq: t.boolean,
+      /** Whether the MLP is SwiGLU. Must be true in EVA-CLIP's form. */
       naiveswiglu: t.boolean,
+      /** Whether attention and MLP have sub-LN. Must be true in EVA-CLIP's form. */
       subln: t.boolean,
+      /** Whether q and v have biases. False is rejected. */
       qkv_bias: t.boolean,
+      /** Whether blocks are post-norm. True is rejected. */
       postnorm: t.boolean,
+      /** Whether the patch tokens are mean-pooled instead of taking the class token. True is rejected. */
       global_average_pool: t.boolean,
     }),
-    text_cfg: t.partial({ width: t.number, layers: t.number, heads: t.number, context_length: t.number, vocab_size: t.number, hf_model_name: t.string }),
+    /** The text tower, CLIP's transformer. */
+    text_cfg: t.partial({
+      /** Width of the hidden states. */
+      width: t.number,
+      /** Number of transformer blocks. */
+      layers: t.number,
+      /** Attention heads per block. Default width / 64. */
+      heads: t.number,
+      /** Maximum number of text tokens, start- and end-of-text included. */
+      context_length: t.number,
+      /** Rows of the token embedding table. */
+      vocab_size: t.number,
+      /** A HuggingFace text model in place of CLIP's text transformer, rejected when set. */
+      hf_model_name: t.string,
+    }),
   }),
-  preprocess_cfg: t.partial({ mean: t.array(t.number), std: t.array(t.number), interpolation: t.string }),
+  /** Image preprocessing. Absent fields take OpenAI CLIP's values. */
+  preprocess_cfg: t.partial({
+    /** Per-channel mean (R, G, B) subtracted after scaling pixels to 0..1. */
+    mean: t.array(t.number),
+    /** Per-channel standard deviation (R, G, B) divided by after subtracting the mean. */
+    std: t.array(t.number),
+    /** Resize filter: `bilinear`, else bicubic. */
+    interpolation: t.string,
+  }),
 });
 /** The decoded form of {@link EvaOpenClipConfigJson}. */
 export type EvaOpenClipConfigJson = t.TypeOf<typeof EvaOpenClipConfigJson>;

@@ -181,7 +181,9 @@ function takeBlock(canonical: ReadonlyMap<string, tf.Tensor>, layer: number, eps
 
 /** All weights of an EVA-CLIP model. */
 export interface EvaClipWeights {
+  /** Text tower weights, laid out as in CLIP. */
   readonly text: ClipTextWeights;
+  /** EVA-02 vision tower weights. */
   readonly vision: EvaVisionWeights;
   /** The learned log temperature; logits are exp(logitScale) × cosine similarity. */
   readonly logitScale: number;

@@ -23,14 +23,18 @@ export const evaWeightFiles = ['open_clip_model.safetensors', 'model.safetensors
 
 /** Key layout of an EVA-CLIP checkpoint: the vision layout and the prefix of the text keys. */
 export interface EvaCheckpointFormat {
+  /** Key layout of the vision tower: EVA-CLIP's own state dict or open_clip's timm wrapping. */
   readonly layout: EvaLayout;
+  /** Prefix of the text tower keys: none or `text.`. */
   readonly textPrefix: EvaTextPrefix;
 }
 
 /** Raised when a checkpoint belongs to another backbone family than the loader it was given to. */
 export class WrongBackboneFamilyError extends Error {
+  /** Error name: `WrongBackboneFamilyError`. */
   override readonly name = 'WrongBackboneFamilyError';
   constructor(
+    /** The checkpoint file that was read. */
     readonly source: string,
     /** Kind of checkpoint the keys point to: CLIP, a timm vision tower without a text tower, or an unknown one. */
     readonly found: 'clip' | 'timm-vision' | 'unknown',
@@ -42,11 +46,18 @@ export class WrongBackboneFamilyError extends Error {
 
 /** Raised when rotary tables stored in a checkpoint differ from the ones its config implies. Nothing is loaded. */
 export class RopeTableError extends Error {
+  /** Error name: `RopeTableError`. */
   override readonly name = 'RopeTableError';
   constructor(
+    /** The checkpoint file that was read. */
     readonly source: string,
     /** Each mismatching key with its largest absolute difference. */
-    readonly mismatches: ReadonlyArray<{ readonly key: string; readonly maxDifference: number }>,
+    readonly mismatches: ReadonlyArray<{
+      /** Tensor name of the stored table, such as `visual.rope.freqs_cos`. */
+      readonly key: string;
+      /** Largest absolute difference between a stored and a recomputed entry. */
+      readonly maxDifference: number;
+    }>,
     message: string,
   ) {
     super(message);
@@ -238,7 +249,12 @@ export async function loadEvaBackbone(folder: string, options: LoadBackboneOptio
 
 /** Options of {@link saveEvaCheckpoint}. */
 export interface SaveEvaCheckpointOptions {
+  /** Storage dtype of every tensor, the rotary tables included. Default `F32`. */
   readonly dtype?: 'F32' | 'F16' | 'BF16';
+  /**
+   * Entries of the safetensors header's `__metadata__`, besides `format: pt`, which they may replace. A `revision`
+   * entry becomes the backbone revision that {@link loadEvaBackbone} records.
+   */
   readonly metadata?: Record<string, string>;
   /** Prefix of the text keys; defaults to none for `eva-clip` and `text.` for `open-clip`, as the real checkpoints have them. */
   readonly textPrefix?: EvaTextPrefix;

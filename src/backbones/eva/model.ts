@@ -34,6 +34,7 @@ export class EvaClipBackbone extends ClipTextBackbone implements Backbone {
   /** Takes ownership of `canonical` (tensors named as {@link evaLayout} names them). */
   constructor(
     readonly identity: BackboneIdentity,
+    /** The architecture the weights were loaded with. */
     readonly config: EvaClipConfig,
     canonical: Map<string, tf.Tensor>,
     readonly tokenizer: ClipTokenizer,

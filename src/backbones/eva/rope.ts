@@ -12,9 +12,13 @@ const ropeTheta = 10000;
 
 /** Cosine and sine of every rotary angle: one row per patch in row-major grid order, one column per head feature. */
 export interface RopeTables {
-  readonly cos: Float32Array; // [grid * grid, headWidth]
-  readonly sin: Float32Array; // [grid * grid, headWidth]
+  /** Cosines [grid * grid, headWidth], row-major. */
+  readonly cos: Float32Array;
+  /** Sines [grid * grid, headWidth], row-major. */
+  readonly sin: Float32Array;
+  /** Number of rows: grid * grid, one per patch. */
   readonly rows: number;
+  /** Width of one attention head: vision width / heads. */
   readonly headWidth: number;
 }
 
@@ -50,8 +54,10 @@ export function evaRopeTables(vision: EvaVisionConfig): RopeTables {
 
 /** The rotary tables as tensors, with one extra last row (cos 1, sin 0) that leaves a token unrotated. */
 export interface RopeTensors {
-  readonly cos: tf.Tensor2D; // [grid * grid + 1, headWidth]
-  readonly sin: tf.Tensor2D; // [grid * grid + 1, headWidth]
+  /** Cosines [grid * grid + 1, headWidth]. */
+  readonly cos: tf.Tensor2D;
+  /** Sines [grid * grid + 1, headWidth]. */
+  readonly sin: tf.Tensor2D;
 }
 
 /** Builds {@link RopeTensors}, which the caller owns and disposes. */
@@ -67,7 +73,15 @@ export function ropeTensors(tables: RopeTables): RopeTensors {
  * Picks the table row of every sequence position: `patchIndex[t]` is the grid index of the patch at position
  * t, or -1 for a token that is not rotated (class and prompt tokens). Returns cos and sin [tokens, headWidth].
  */
-export function ropeRowsFor(rope: RopeTensors, patchIndex: readonly number[]): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+export function ropeRowsFor(
+  rope: RopeTensors,
+  patchIndex: readonly number[],
+): {
+  /** Cosine row of each position [tokens, headWidth]. */
+  cos: tf.Tensor2D;
+  /** Sine row of each position [tokens, headWidth]. */
+  sin: tf.Tensor2D;
+} {
   const identityRow = rope.cos.shape[0] - 1;
   const rows = tf.tensor1d(
     patchIndex.map((p) => (p < 0 ? identityRow : p)),

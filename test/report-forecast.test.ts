@@ -3,6 +3,7 @@ import type { CompatibilityForecast } from '../src/forecast/types.js';
 import type { MigrationRecord } from '../src/migrate/types.js';
 import type { CellResult, ResultsFile } from '../src/pipeline/results.js';
 import { migrationRows, spearmanCorrelation, summarizeForecasts } from '../src/report/forecast.js';
+import { renderHtml, renderMarkdown, ResultsValidationError, validateResults } from '../src/report/index.js';
 import { sampleResults } from './fixtures/sample-results.js';
 
 function forecastOf(predictedRetention: number, interval: [number, number]): CompatibilityForecast {
@@ -98,18 +99,85 @@ describe('summarizeForecasts', () => {
   });
 });
 
-describe('migrationRows', () => {
-  const bridged: MigrationRecord = { method: 'bridge', condition: 'target-bridged', status: 'ok', seconds: 1, unlabeledImages: 40, labelsUsed: 0 };
-  const refused: MigrationRecord = { method: 'bridge', condition: 'target-bridged', status: 'not-applicable', reason: 'acts on text input', seconds: 0, unlabeledImages: 0, labelsUsed: 0 };
+const bridgedRecord: MigrationRecord = { method: 'bridge', condition: 'target-bridged', status: 'ok', seconds: 1, unlabeledImages: 40, labelsUsed: 0 };
+const refusedRecord: MigrationRecord = { method: 'bridge', condition: 'target-bridged', status: 'not-applicable', reason: 'acts on text input', seconds: 0, unlabeledImages: 0, labelsUsed: 0 };
+
+/** The sample with a bridged condition on its first ok cell and a refused bridge on its second. */
+function withMigrations(): ResultsFile {
   const first = okCells[0] as CellResult;
-  const withMigration: ResultsFile = {
+  const second = okCells[1] as CellResult;
+  return {
     ...sampleResults,
-    cells: [
-      { ...first, migrations: [bridged], conditions: { ...first.conditions, 'target-bridged': { accuracy: 0.625, predictions: [] } } },
-      { ...(okCells[1] as CellResult), migrations: [refused] },
-      ...sampleResults.cells.slice(2),
-    ],
+    cells: sampleResults.cells.map((cell) => {
+      if (cell === first) return { ...first, migrations: [bridgedRecord], conditions: { ...first.conditions, 'target-bridged': { accuracy: 0.625, predictions: [] } } };
+      if (cell === second) return { ...second, migrations: [refusedRecord] };
+      return cell;
+    }),
   };
+}
+
+describe('report sections', () => {
+  const forecasted = withForecasts(() => 0, 0.1);
+
+  it('adds the forecast heading', () => {
+    expect(renderMarkdown(forecasted)).toContain('## Forecast against measured retention');
+  });
+
+  it('states the rank correlation', () => {
+    expect(renderMarkdown(forecasted)).toContain('Spearman rank correlation with the measured retention: 1.00.');
+  });
+
+  it('lists a row per forecast cell', () => {
+    const table = renderMarkdown(forecasted).split('## Forecast against measured retention')[1] ?? '';
+    expect(table.split('\n').filter((line) => line.startsWith('| ') && line.endsWith(' | yes |'))).toHaveLength(okCells.length);
+  });
+
+  it('leaves the sections out without forecasts', () => {
+    expect(renderMarkdown(sampleResults)).not.toContain('Forecast against');
+  });
+
+  it('marks a migration that does not apply', () => {
+    expect(renderMarkdown(withMigrations())).toContain('does not apply');
+  });
+
+  it('shows the bridged accuracy', () => {
+    expect(renderMarkdown(withMigrations())).toMatch(/## Label-free migration[\s\S]*\| 62\.5% \|/);
+  });
+
+  it('translates the headings', () => {
+    expect(renderMarkdown(forecasted, { lang: 'ja' })).toContain('## 保持率の予測と実測');
+  });
+
+  it('renders the forecast table in HTML', () => {
+    expect(renderHtml(forecasted)).toContain('<h2>Forecast against measured retention</h2>');
+  });
+});
+
+describe('validateResults with label-free fields', () => {
+  const json = () => JSON.parse(JSON.stringify(withMigrations())) as { cells: Array<Record<string, any>> };
+
+  it('keeps a forecast', () => {
+    const results = validateResults(JSON.parse(JSON.stringify(withForecasts(() => 0, 0.1))));
+    expect(results.cells.find((cell) => cell.forecast !== undefined)?.forecast?.level).toBe(0.9);
+  });
+
+  it('rejects a forecast without an interval', () => {
+    const edited = JSON.parse(JSON.stringify(withForecasts(() => 0, 0.1))) as { cells: Array<Record<string, any>> };
+    const cell = edited.cells.find((c) => c.forecast !== undefined);
+    delete cell?.forecast.interval;
+    expect(() => validateResults(edited)).toThrow(ResultsValidationError);
+  });
+
+  it('rejects a migration that used labels', () => {
+    const edited = json();
+    const cell = edited.cells.find((c) => c.migrations !== undefined);
+    if (cell !== undefined) cell.migrations[0].labelsUsed = 5;
+    expect(() => validateResults(edited)).toThrow(/labelsUsed/);
+  });
+});
+
+describe('migrationRows', () => {
+  const withMigration = withMigrations();
 
   it('is empty without migrations', () => {
     expect(migrationRows(sampleResults)).toEqual([]);

@@ -1,4 +1,6 @@
 import type { CellResult, ResultsFile } from '../pipeline/results.js';
+import { formatPercent } from './format.js';
+import type { ReportMessages } from './i18n.js';
 
 /** One cell's forecast next to the retention measured after it. */
 export interface ForecastRow {
@@ -172,4 +174,75 @@ export function migrationRows(results: ResultsFile): MigrationRow[] {
     });
   }
   return rows;
+}
+
+/** A table of a report section as text: a note over it, its header and its rows. */
+export interface TextTable {
+  /** Paragraph shown above the table. */
+  readonly note: string;
+  /** Column names. */
+  readonly header: readonly string[];
+  /** Cell texts, one array per row, as long as `header`. */
+  readonly rows: readonly (readonly string[])[];
+  /** Indices of the columns that hold numbers, which renderers right-align. */
+  readonly numericColumns: ReadonlySet<number>;
+}
+
+/** Labels a cell by method and seed, adding the shot count when the results hold several. */
+function cellLabeller(results: ResultsFile, messages: ReportMessages): (row: { method: string; seed: number; shots: number }) => string {
+  const severalShots = new Set(results.cells.map((cell) => cell.key.shots)).size > 1;
+  return (row) => messages.cellLabel(row.method, row.seed, severalShots ? row.shots : undefined);
+}
+
+/** Builds the forecast-against-measured table of a report; undefined when no cell has a forecast. */
+export function forecastTable(results: ResultsFile, messages: ReportMessages): TextTable | undefined {
+  const summary = summarizeForecasts(results);
+  if (summary === undefined) return undefined;
+  const label = cellLabeller(results, messages);
+  const inside = summary.rows.filter((row) => row.inside).length;
+  return {
+    note: messages.forecastSummary(
+      summary.rows.length,
+      summary.rankCorrelation === undefined ? undefined : summary.rankCorrelation.toFixed(2),
+      formatPercent(summary.meanAbsoluteError),
+      inside,
+      formatPercent(summary.level),
+    ),
+    header: messages.forecastColumns,
+    rows: summary.rows.map((row) => [
+      row.dataset,
+      label(row),
+      formatPercent(row.predicted),
+      `${formatPercent(row.interval[0])}–${formatPercent(row.interval[1])}`,
+      formatPercent(row.measured),
+      messages.insideInterval(row.inside),
+    ]),
+    numericColumns: new Set([2, 3, 4]),
+  };
+}
+
+/** Builds the label-free migration table of a report; undefined when no cell measured a migration. */
+export function migrationTable(results: ResultsFile, messages: ReportMessages): TextTable | undefined {
+  const rows = migrationRows(results);
+  if (rows.length === 0) return undefined;
+  const label = cellLabeller(results, messages);
+  const accuracy = (row: MigrationRow, value: number | undefined, migration?: string) => {
+    if (value !== undefined) return formatPercent(value);
+    return migration !== undefined && row.notApplicable[migration] !== undefined ? messages.notApplicable : messages.notAvailable;
+  };
+  return {
+    note: messages.migrationNote,
+    header: messages.migrationColumns,
+    rows: rows.map((row) => [
+      row.dataset,
+      label(row),
+      accuracy(row, row.source),
+      accuracy(row, row.zeroShot),
+      accuracy(row, row.transplanted),
+      accuracy(row, row.bridged, 'bridge'),
+      accuracy(row, row.distilled, 'distill'),
+      accuracy(row, row.retrained),
+    ]),
+    numericColumns: new Set([2, 3, 4, 5, 6, 7]),
+  };
 }

@@ -1,5 +1,6 @@
 import type { ResultsFile } from '../pipeline/results.js';
 import { accuracyChart, retentionChart } from './charts.js';
+import { forecastTable, migrationTable, type TextTable } from './forecast.js';
 import { escapeHtml, shortHash } from './format.js';
 import { messagesFor, type RenderOptions, type ReportMessages } from './i18n.js';
 import { buildReportModel, type DatasetSection, type MethodRow } from './model.js';
@@ -68,6 +69,12 @@ export function renderHtml(results: ResultsFile, options: RenderOptions = {}): s
   body.push(`</section>`);
 
   model.datasets.forEach((section, index) => body.push(sectionHtml(section, index, messages)));
+  for (const [heading, table] of [
+    [messages.forecastHeading, forecastTable(results, messages)],
+    [messages.migrationHeading, migrationTable(results, messages)],
+  ] as const) {
+    if (table !== undefined) body.push(textTableHtml(heading, table));
+  }
 
   return [
     '<!DOCTYPE html>',
@@ -174,6 +181,28 @@ function resultsTable(section: DatasetSection, messages: ReportMessages, withSho
     return `<tr${row.status === 'ok' ? '' : ' class="not-transplanted"'}>${cells.join('')}</tr>`;
   });
   return ['<div class="table-scroll">', '<table>', `<thead><tr>${header}</tr></thead>`, '<tbody>', ...rows, '</tbody>', '</table>', '</div>'].join('\n');
+}
+
+/** Renders a label-free section: heading, note and table. */
+function textTableHtml(heading: string, table: TextTable): string {
+  const header = table.header.map((column) => `<th scope="col">${escapeHtml(column)}</th>`).join('');
+  const rows = table.rows.map(
+    (row) => `<tr>${row.map((value, column) => `<td${table.numericColumns.has(column) ? ' class="number"' : ''}>${escapeHtml(value)}</td>`).join('')}</tr>`,
+  );
+  return [
+    '<section>',
+    `<h2>${escapeHtml(heading)}</h2>`,
+    `<p class="note">${escapeHtml(table.note)}</p>`,
+    '<div class="table-scroll">',
+    '<table>',
+    `<thead><tr>${header}</tr></thead>`,
+    '<tbody>',
+    ...rows,
+    '</tbody>',
+    '</table>',
+    '</div>',
+    '</section>',
+  ].join('\n');
 }
 
 function figure(svg: string, caption: string): string {

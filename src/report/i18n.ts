@@ -121,6 +121,35 @@ export interface ReportMessages {
   readonly whiskerNote: string;
   /** Caption under a chart: its title, then how to read the whiskers. */
   readonly chartCaption: (title: string) => string;
+  /** Heading of the section that sets each cell's label-free forecast against its measured retention. */
+  readonly forecastHeading: string;
+  /**
+   * Sentence over the forecast table: cells compared, Spearman's rank correlation (undefined below 3 cells or
+   * for constant values), mean absolute error, how many measurements fell inside the intervals and their
+   * coverage level, all formatted.
+   */
+  readonly forecastSummary: (cells: number, rankCorrelation: string | undefined, meanAbsoluteError: string, inside: number, level: string) => string;
+  /** Header of the forecast table: data set, method, forecast, its interval, measured retention, inside the interval. */
+  readonly forecastColumns: readonly [dataset: string, method: string, forecast: string, interval: string, measured: string, inside: string];
+  /** Value of the last forecast column. */
+  readonly insideInterval: (inside: boolean) => string;
+  /** Heading of the label-free migration table. */
+  readonly migrationHeading: string;
+  /** Note over the migration table: which conditions used labels and which did not. */
+  readonly migrationNote: string;
+  /** Header of the migration table: data set, method, then the accuracy of six conditions. */
+  readonly migrationColumns: readonly [
+    dataset: string,
+    method: string,
+    source: string,
+    zeroShot: string,
+    transplanted: string,
+    bridged: string,
+    distilled: string,
+    retrained: string,
+  ];
+  /** Shown in the migration table for a migration that does not apply to the module. */
+  readonly notApplicable: string;
 }
 
 const englishKinds: Record<ModuleKind, string> = { prompt: 'prompt', adapter: 'adapter', lora: 'LoRA', deep: 'deep prompt', probe: 'probe' };
@@ -189,6 +218,20 @@ const english: ReportMessages = {
   sameAsSource: 'same as source',
   whiskerNote: 'Whiskers show ± one standard deviation over seeds, or the bootstrap 95% interval of a single seed.',
   chartCaption: (title) => `${title}. ${english.whiskerNote}`,
+  forecastHeading: 'Forecast against measured retention',
+  forecastSummary: (cells, rankCorrelation, meanAbsoluteError, inside, level) =>
+    [
+      `Each forecast was made from unlabeled images before the transplanted evaluation, for ${cells} ${cells === 1 ? 'cell' : 'cells'}.`,
+      rankCorrelation === undefined ? 'The rank correlation needs at least 3 cells with different values.' : `Spearman rank correlation with the measured retention: ${rankCorrelation}.`,
+      `Mean absolute error ${meanAbsoluteError}; ${inside} of ${cells} measured values lie inside the ${level} intervals.`,
+    ].join(' '),
+  forecastColumns: ['data set', 'method', 'forecast', 'interval', 'measured', 'inside'],
+  insideInterval: (inside) => (inside ? 'yes' : 'no'),
+  migrationHeading: 'Label-free migration',
+  migrationNote:
+    'Accuracy of each condition. Bridged and distilled modules were made on the target from unlabeled images, with no labels; the retrained module used the K-shot labels.',
+  migrationColumns: ['data set', 'method', 'source + module', 'target zero-shot', 'transplanted', 'bridged', 'distilled', 'retrained'],
+  notApplicable: 'does not apply',
 };
 
 const japaneseKinds: Record<ModuleKind, string> = {
@@ -274,6 +317,20 @@ const japanese: ReportMessages = {
   sameAsSource: 'ソースと同じ精度',
   whiskerNote: 'ひげはシード間の ±1 標準偏差、またはシードが 1 つの場合はブートストラップ法による 95% 区間を表します。',
   chartCaption: (title) => `${title}。${japanese.whiskerNote}`,
+  forecastHeading: '保持率の予測と実測',
+  forecastSummary: (cells, rankCorrelation, meanAbsoluteError, inside, level) =>
+    [
+      `予測は、移植後の評価より前に、ラベルなし画像だけから ${cells} セルについて行いました。`,
+      rankCorrelation === undefined ? '順位相関の計算には、値の異なるセルが 3 つ以上必要です。' : `実測の保持率とのスピアマン順位相関は ${rankCorrelation} です。`,
+      `平均絶対誤差は ${meanAbsoluteError}、${level} 予測区間に実測値が収まったのは ${cells} セル中 ${inside} セルです。`,
+    ].join(''),
+  forecastColumns: ['データセット', '手法', '予測', '予測区間', '実測', '区間内'],
+  insideInterval: (inside) => (inside ? 'はい' : 'いいえ'),
+  migrationHeading: 'ラベルなし移行',
+  migrationNote:
+    '各条件での精度です。ブリッジ（bridged）と蒸留（distilled）のモジュールは、ラベルを使わずラベルなし画像だけでターゲット上に作りました。再学習（retrained）は K-shot のラベルを使っています。',
+  migrationColumns: ['データセット', '手法', 'ソース + モジュール', 'ターゲット（ゼロショット）', '移植', 'ブリッジ', '蒸留', '再学習'],
+  notApplicable: '対象外',
 };
 
 /** Returns the messages of a language; throws on a language this library has no messages for. */

@@ -38,3 +38,14 @@ export {
   formatPointsStatistic,
   shortHash,
 } from './format.js';
+export {
+  forecastTable,
+  migrationRows,
+  migrationTable,
+  spearmanCorrelation,
+  summarizeForecasts,
+  type ForecastRow,
+  type ForecastSummary,
+  type MigrationRow,
+  type TextTable,
+} from './forecast.js';

@@ -1,4 +1,5 @@
 import type { ResultsFile } from '../pipeline/results.js';
+import { forecastTable, migrationTable, type TextTable } from './forecast.js';
 import { escapeMarkdown, joinFormatted, shortHash } from './format.js';
 import { messagesFor, type RenderOptions, type ReportMessages } from './i18n.js';
 import { buildReportModel, type DatasetSection } from './model.js';
@@ -16,7 +17,8 @@ import {
  * Renders results as a Markdown report: a summary, the backbones, and a section per data set. Each section
  * has a table of methods, then the classes that changed the most, the retrain reference, the cells that
  * could not be transplanted with their reasons, and the arithmetic behind each decision. Several seeds of a
- * method are shown as mean ± standard deviation.
+ * method are shown as mean ± standard deviation. When the cells carry forecasts or label-free migrations,
+ * two closing sections set each forecast against the measured retention and compare the migrations.
  */
 export function renderMarkdown(results: ResultsFile, options: RenderOptions = {}): string {
   const messages = messagesFor(options.lang ?? 'en');
@@ -42,7 +44,27 @@ export function renderMarkdown(results: ResultsFile, options: RenderOptions = {}
   lines.push('');
 
   for (const section of model.datasets) lines.push(...sectionLines(section, messages));
+  for (const [heading, table] of [
+    [messages.forecastHeading, forecastTable(results, messages)],
+    [messages.migrationHeading, migrationTable(results, messages)],
+  ] as const) {
+    if (table !== undefined) lines.push(...textTableLines(heading, table));
+  }
   return lines.join('\n');
+}
+
+/** Renders a label-free section: heading, note and table. */
+function textTableLines(heading: string, table: TextTable): string[] {
+  return [
+    `## ${escapeMarkdown(heading)}`,
+    '',
+    escapeMarkdown(table.note),
+    '',
+    tableRow(table.header.map(escapeMarkdown)),
+    tableRule(table.header.length, table.numericColumns),
+    ...table.rows.map((row) => tableRow(row.map(escapeMarkdown))),
+    '',
+  ];
 }
 
 function sectionLines(section: DatasetSection, messages: ReportMessages): string[] {

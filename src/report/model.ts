@@ -1,6 +1,7 @@
 import type { AttachmentDepth, ModuleKind } from '../adapters/types.js';
 import type { MetricValue } from '../metrics/types.js';
 import type { CellResult, DecisionRecord, ResultsFile } from '../pipeline/results.js';
+import { conditionAccuracyOf } from './forecast.js';
 
 /**
  * A value summarized over the seeds of one method on one data set. Fractions and ratios stay on their
@@ -226,16 +227,12 @@ function metricReading(cell: CellResult, name: string): Reading | undefined {
   };
 }
 
-function conditionAccuracy(cell: CellResult, condition: string): number | undefined {
-  const accuracy = cell.conditions[condition]?.accuracy;
-  return accuracy === undefined || !Number.isFinite(accuracy) ? undefined : accuracy;
-}
 
 /** Reads the accuracy metric when recorded (it may carry an interval), else the condition's accuracy. */
 function accuracyReading(cell: CellResult, condition: string, metricName: string): Reading | undefined {
   const metric = metricReading(cell, metricName);
   if (metric !== undefined) return metric;
-  const accuracy = conditionAccuracy(cell, condition);
+  const accuracy = conditionAccuracyOf(cell, condition);
   return accuracy === undefined ? undefined : { value: accuracy };
 }
 
@@ -243,8 +240,8 @@ function accuracyReading(cell: CellResult, condition: string, metricName: string
 function retentionReading(cell: CellResult): Reading | undefined {
   const metric = metricReading(cell, 'retention');
   if (metric !== undefined) return metric;
-  const source = conditionAccuracy(cell, 'source-module');
-  const transplanted = conditionAccuracy(cell, 'target-transplanted');
+  const source = conditionAccuracyOf(cell, 'source-module');
+  const transplanted = conditionAccuracyOf(cell, 'target-transplanted');
   if (source === undefined || transplanted === undefined || source === 0) return undefined;
   return { value: transplanted / source };
 }
@@ -253,8 +250,8 @@ function retentionReading(cell: CellResult): Reading | undefined {
 function gainReading(cell: CellResult): Reading | undefined {
   const metric = metricReading(cell, 'gain-over-zero-shot');
   if (metric !== undefined) return metric;
-  const zeroShot = conditionAccuracy(cell, 'target-zero-shot');
-  const transplanted = conditionAccuracy(cell, 'target-transplanted');
+  const zeroShot = conditionAccuracyOf(cell, 'target-zero-shot');
+  const transplanted = conditionAccuracyOf(cell, 'target-transplanted');
   if (zeroShot === undefined || transplanted === undefined) return undefined;
   return { value: transplanted - zeroShot };
 }
@@ -279,9 +276,9 @@ function nfrReading(cell: CellResult): Reading | undefined {
 function recoveryReading(cell: CellResult): Reading | undefined {
   const metric = metricReading(cell, 'recovery');
   if (metric !== undefined) return metric;
-  const zeroShot = conditionAccuracy(cell, 'target-zero-shot');
-  const transplanted = conditionAccuracy(cell, 'target-transplanted');
-  const retrained = conditionAccuracy(cell, 'target-retrained');
+  const zeroShot = conditionAccuracyOf(cell, 'target-zero-shot');
+  const transplanted = conditionAccuracyOf(cell, 'target-transplanted');
+  const retrained = conditionAccuracyOf(cell, 'target-retrained');
   if (zeroShot === undefined || transplanted === undefined || retrained === undefined || retrained === zeroShot) return undefined;
   return { value: (transplanted - zeroShot) / (retrained - zeroShot) };
 }

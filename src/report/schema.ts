@@ -183,6 +183,52 @@ export const mismatchCodec = t.type(
 export const cellKeyCodec = t.type({ method: t.string, dataset: t.string, seed: integer, shots: count }, 'CellKey');
 
 /** Codec of the outcome of one cell of the method × data set × shots × seed matrix. */
+/** Similarity of two backbones on one kind of features, as a forecast records it. */
+const featureSimilarityCodec = t.type({ cka: t.number, procrustesResidual: t.number, rows: count }, 'FeatureSimilarity');
+
+/** A label-free forecast of a cell: predicted retention, interval, evidence and time. */
+const forecastCodec = t.type(
+  {
+    predictedRetention: t.number,
+    interval: t.tuple([t.number, t.number]),
+    level: t.number,
+    evidence: t.intersection([
+      t.type({
+        featureSet: t.keyof({ image: null, text: null, 'image+text': null }),
+        cka: t.number,
+        procrustesResidual: t.number,
+        zeroShotAgreement: t.number,
+        depthCategory: t.keyof({ input: null, layers: null, output: null }),
+        images: count,
+        classPrompts: count,
+      }),
+      t.partial({ image: featureSimilarityCodec, text: featureSimilarityCodec }),
+    ]),
+    extrapolated: t.array(t.string),
+    calibration: t.string,
+    source: backboneIdentityCodec,
+    target: backboneIdentityCodec,
+    seconds: t.number,
+  },
+  'CompatibilityForecast',
+);
+
+/** One label-free migration measured in a cell. */
+const migrationRecordCodec = t.intersection(
+  [
+    t.type({
+      method: t.keyof({ bridge: null, distill: null }),
+      condition: t.string,
+      status: t.keyof({ ok: null, 'not-applicable': null }),
+      seconds: t.number,
+      unlabeledImages: count,
+      labelsUsed: t.literal(0),
+    }),
+    t.partial({ reason: t.string }),
+  ],
+  'MigrationRecord',
+);
+
 export const cellResultCodec = decodingTo<CellResult>(
   t.intersection(
     [
@@ -199,7 +245,7 @@ export const cellResultCodec = decodingTo<CellResult>(
         cost: t.intersection([t.type({ train: trainReportCodec }), t.partial({ retrain: trainReportCodec })], 'Cost'),
         mismatches: t.array(mismatchCodec),
       }),
-      t.partial({ decision: decisionRecordCodec, error: t.string }),
+      t.partial({ decision: decisionRecordCodec, error: t.string, forecast: forecastCodec, migrations: t.array(migrationRecordCodec) }),
     ],
     'CellResult',
   ),
@@ -219,7 +265,9 @@ export const cellResultCodec = decodingTo<CellResult>(
  *   - `metrics`: `{ name, value, unit, direction, interval?, note?, bootstrap? }` per metric;
  *   - `perClass`: `{ className, support, source, transplanted, change }`, accuracies as fractions, worst first;
  *   - `cost`: `{ train, retrain? }`, each a training report (seconds, examples seen, steps, epochs, …);
- *   - `decision?` `{ action, reason, arithmetic }`, `mismatches` (preflight), `error?` (why a cell failed).
+ *   - `decision?` `{ action, reason, arithmetic }`, `mismatches` (preflight), `error?` (why a cell failed);
+ *   - `forecast?` `{ predictedRetention, interval, level, evidence, … }`, the label-free forecast, and
+ *     `migrations?` `[{ method, condition, status, seconds, unlabeledImages, labelsUsed }]`.
  *
  * JSON has no NaN, and `JSON.stringify` writes NaN as `null`. Every number that may be NaN (metric values,
  * accuracies, per-class accuracies and changes, interval bounds, a training-free fit's final loss) is

@@ -5,6 +5,7 @@
 // The rotation maps the pair (a, b) to (a cos − b sin, b cos + a sin).
 
 import * as tf from '@tensorflow/tfjs-core';
+import { matMul } from '../../runtime/matmul.js';
 import type { EvaVisionConfig } from './config.js';
 
 /** Base of the rotary frequencies, as in EVA-02 and timm. */
@@ -90,12 +91,24 @@ export function ropeRowsFor(
   return { cos: tf.gather(rope.cos, rows), sin: tf.gather(rope.sin, rows) };
 }
 
-/** Maps every feature pair (a, b) of the last axis to (−b, a). */
+/** The [width, width] matrix R with x R mapping every feature pair (a, b) to (−b, a). */
+function pairRotation(width: number): tf.Tensor2D {
+  const values = new Float32Array(width * width);
+  for (let i = 0; i < width; i += 2) {
+    values[i * width + i + 1] = 1; // a moves to the second slot
+    values[(i + 1) * width + i] = -1; // −b moves to the first
+  }
+  return tf.tensor2d(values, [width, width]);
+}
+
+/**
+ * Maps every feature pair (a, b) of the last axis to (−b, a). A product with a fixed signed permutation
+ * matrix does this: slicing the pairs apart and joining them again ran several times slower on wasm.
+ */
 function rotatePairs(x: tf.Tensor): tf.Tensor {
-  const pairs = tf.reshape(x, [-1, 2]) as tf.Tensor2D;
-  const first = tf.slice(pairs, [0, 0], [-1, 1]);
-  const second = tf.slice(pairs, [0, 1], [-1, 1]);
-  return tf.reshape(tf.concat([tf.neg(second), first], 1), x.shape);
+  const width = x.shape[x.rank - 1] as number;
+  const rows = tf.reshape(x, [-1, width]) as tf.Tensor2D;
+  return tf.reshape(matMul(rows, pairRotation(width)), x.shape);
 }
 
 /** Rotates every head of x [batch, tokens, heads × headWidth] by the per-token tables cos, sin [tokens, headWidth]. */

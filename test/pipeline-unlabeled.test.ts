@@ -126,6 +126,10 @@ describe('runEvaluation with unlabeled images', () => {
     expect(Object.keys(fromPool.cells[0]?.conditions ?? {})).toContain('target-bridged');
   });
 
+  it('times each condition', () => {
+    expect(fromPool.cells[0]?.conditions['target-transplanted']?.seconds).toBeGreaterThan(0);
+  });
+
   it('forecasts from the folder', () => {
     expect(fromFolder.cells[0]?.forecast?.evidence.images).toBe(8);
   });

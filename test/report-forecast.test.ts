@@ -94,6 +94,22 @@ describe('summarizeForecasts', () => {
     expect(summarizeForecasts(withForecasts(() => 0, 0.1))?.rankCorrelation).toBeCloseTo(1, 12);
   });
 
+  it('leaves the cost out without prediction times', () => {
+    expect(summarizeForecasts(withForecasts(() => 0, 0.1))?.cost).toBeUndefined();
+  });
+
+  it('sums forecast and evaluation time', () => {
+    const timed: ResultsFile = {
+      ...withForecasts(() => 0, 0.1),
+      cells: withForecasts(() => 0, 0.1).cells.map((cell) => ({
+        ...cell,
+        conditions: Object.fromEntries(Object.entries(cell.conditions).map(([name, c]) => [name, { ...c, seconds: 2 }])),
+      })),
+    };
+    // Each forecast takes 0.5 s; each cell's zero-shot and transplanted predictions take 2 s each.
+    expect(summarizeForecasts(timed)?.cost).toEqual({ forecastSeconds: 0.5 * okCells.length, evaluationSeconds: 4 * okCells.length });
+  });
+
   it('keeps the interval level', () => {
     expect(summarizeForecasts(withForecasts(() => 0, 0.1))?.level).toBe(0.9);
   });

@@ -114,8 +114,8 @@ function fewShotSplit(task: TransferTask, backbone: Backbone, indices: readonly 
   return new SubsetImageSource(task.dataset.train(backbone), indices, `${task.dataset.name}/train/${task.shots}-shot/seed-${task.seed}`);
 }
 
-function condition(predictions: Int32Array, labels: Int32Array): ConditionResult {
-  return { accuracy: accuracy(predictions, labels), predictions: Array.from(predictions) };
+function condition(predictions: Int32Array, labels: Int32Array, seconds?: number): ConditionResult {
+  return { accuracy: accuracy(predictions, labels), predictions: Array.from(predictions), ...(seconds === undefined ? {} : { seconds }) };
 }
 
 interface Trained {
@@ -151,10 +151,11 @@ function train(method: TuningMethod<unknown>, config: unknown, backbone: Backbon
 }
 
 function predictWith(module: TuningModule | undefined, backbone: Backbone, features: FeatureCache, task: TransferTask, step: string) {
-  return TE.tryCatch(
-    () => predict(module, backbone, features, task.dataset.test(backbone), { classNames: task.dataset.classNames, template: task.dataset.template }),
-    fromException('EvaluationFailed', { step }),
-  );
+  return TE.tryCatch(async () => {
+    const started = performance.now();
+    const result = await predict(module, backbone, features, task.dataset.test(backbone), { classNames: task.dataset.classNames, template: task.dataset.template });
+    return { ...result, seconds: (performance.now() - started) / 1000 };
+  }, fromException('EvaluationFailed', { step }));
 }
 
 /**
@@ -272,11 +273,11 @@ export function evaluateTransfer(task: TransferTask): TE.TaskEither<PipelineErro
         ...(migrated.length === 0 ? {} : { extra: Object.fromEntries(migrated.flatMap((m) => (m.predictions === undefined ? [] : [[m.record.condition, m.predictions]]))) }),
       };
       const conditions: Record<string, ConditionResult> = {
-        'source-module': condition(sourcePredictions.predictions, labels),
-        'target-zero-shot': condition(zeroShot.predictions, labels),
-        'target-transplanted': condition(transplanted.predictions, labels),
+        'source-module': condition(sourcePredictions.predictions, labels, sourcePredictions.seconds),
+        'target-zero-shot': condition(zeroShot.predictions, labels, zeroShot.seconds),
+        'target-transplanted': condition(transplanted.predictions, labels, transplanted.seconds),
       };
-      if (retrain !== undefined) conditions['target-retrained'] = condition(retrain.predictions.predictions, labels);
+      if (retrain !== undefined) conditions['target-retrained'] = condition(retrain.predictions.predictions, labels, retrain.predictions.seconds);
       for (const m of migrated) if (m.predictions !== undefined) conditions[m.record.condition] = condition(m.predictions, labels);
       const summary = summarizeCell(sets, {
         seed: task.seed,

@@ -23,6 +23,11 @@ export interface ConditionResult {
   readonly accuracy: number;
   /** Predicted class per test example. */
   readonly predictions: readonly number[];
+  /**
+   * Wall time of predicting the test split, seconds. Features an earlier condition computed are reused from
+   * the cell's cache, so target zero-shot plus target + transplanted is what predicting from scratch costs.
+   */
+  readonly seconds?: number;
 }
 
 /** Per-class change from source + module to target + transplanted. */

@@ -1,5 +1,5 @@
 import type { CellResult, ResultsFile } from '../pipeline/results.js';
-import { formatPercent } from './format.js';
+import { formatPercent, formatSeconds } from './format.js';
 import type { ReportMessages } from './i18n.js';
 
 /** One cell's forecast next to the retention measured after it. */
@@ -22,6 +22,8 @@ export interface ForecastRow {
   readonly inside: boolean;
   /** Forecast time, seconds. */
   readonly seconds: number;
+  /** Wall time of target zero-shot plus target + transplanted prediction, seconds, when recorded. */
+  readonly evaluationSeconds?: number;
 }
 
 /** Every forecast of a results file against its measurement, with how well they agree. */
@@ -36,6 +38,16 @@ export interface ForecastSummary {
   readonly coverage: number;
   /** Coverage the intervals aim at, such as 0.95 (from the first forecast). */
   readonly level: number;
+  /**
+   * Total forecast time against the total time of the transplanted evaluations it anticipates (target
+   * zero-shot plus target + transplanted prediction), over the rows that recorded both.
+   */
+  readonly cost?: {
+    /** Summed forecast time, seconds. */
+    readonly forecastSeconds: number;
+    /** Summed evaluation time, seconds. */
+    readonly evaluationSeconds: number;
+  };
 }
 
 /** Accuracy of a condition of a cell when it was measured and is finite. */
@@ -96,6 +108,9 @@ export function summarizeForecasts(results: ResultsFile): ForecastSummary | unde
     const transplanted = conditionAccuracyOf(cell, 'target-transplanted');
     if (source === undefined || transplanted === undefined || source === 0) continue;
     const measured = transplanted / source;
+    const zeroShotSeconds = cell.conditions['target-zero-shot']?.seconds;
+    const transplantedSeconds = cell.conditions['target-transplanted']?.seconds;
+    const evaluationSeconds = zeroShotSeconds === undefined || transplantedSeconds === undefined ? undefined : zeroShotSeconds + transplantedSeconds;
     const [low, high] = forecast.interval;
     level ??= forecast.level;
     rows.push({
@@ -108,6 +123,7 @@ export function summarizeForecasts(results: ResultsFile): ForecastSummary | unde
       measured,
       inside: measured >= low && measured <= high,
       seconds: forecast.seconds,
+      ...(evaluationSeconds === undefined ? {} : { evaluationSeconds }),
     });
   }
   if (rows.length === 0 || level === undefined) return undefined;
@@ -115,9 +131,15 @@ export function summarizeForecasts(results: ResultsFile): ForecastSummary | unde
     rows.map((row) => row.predicted),
     rows.map((row) => row.measured),
   );
+  const timed = rows.filter((row) => row.evaluationSeconds !== undefined);
+  const cost =
+    timed.length === 0
+      ? undefined
+      : { forecastSeconds: timed.reduce((sum, row) => sum + row.seconds, 0), evaluationSeconds: timed.reduce((sum, row) => sum + (row.evaluationSeconds as number), 0) };
   return {
     rows,
     ...(rankCorrelation === undefined ? {} : { rankCorrelation }),
+    ...(cost === undefined ? {} : { cost }),
     meanAbsoluteError: rows.reduce((sum, row) => sum + Math.abs(row.measured - row.predicted), 0) / rows.length,
     coverage: rows.filter((row) => row.inside).length / rows.length,
     level,
@@ -200,14 +222,20 @@ export function forecastTable(results: ResultsFile, messages: ReportMessages): T
   if (summary === undefined) return undefined;
   const label = cellLabeller(results, messages);
   const inside = summary.rows.filter((row) => row.inside).length;
+  const cost = summary.cost;
+  const costNote =
+    cost === undefined || cost.evaluationSeconds <= 0
+      ? ''
+      : messages.sentenceSeparator + messages.forecastCost(formatSeconds(cost.forecastSeconds), formatSeconds(cost.evaluationSeconds), formatPercent(cost.forecastSeconds / cost.evaluationSeconds));
   return {
-    note: messages.forecastSummary(
-      summary.rows.length,
-      summary.rankCorrelation === undefined ? undefined : summary.rankCorrelation.toFixed(2),
-      formatPercent(summary.meanAbsoluteError),
-      inside,
-      formatPercent(summary.level),
-    ),
+    note:
+      messages.forecastSummary(
+        summary.rows.length,
+        summary.rankCorrelation === undefined ? undefined : summary.rankCorrelation.toFixed(2),
+        formatPercent(summary.meanAbsoluteError),
+        inside,
+        formatPercent(summary.level),
+      ) + costNote,
     header: messages.forecastColumns,
     rows: summary.rows.map((row) => [
       row.dataset,

@@ -129,6 +129,11 @@ export interface ReportMessages {
    * coverage level, all formatted.
    */
   readonly forecastSummary: (cells: number, rankCorrelation: string | undefined, meanAbsoluteError: string, inside: number, level: string) => string;
+  /**
+   * Sentence on what the forecasts cost: their total time, the total time of the transplanted evaluations
+   * they anticipate (target zero-shot plus transplanted prediction), and the first as a share of the second.
+   */
+  readonly forecastCost: (forecast: string, evaluation: string, share: string) => string;
   /** Header of the forecast table: data set, method, forecast, its interval, measured retention, inside the interval. */
   readonly forecastColumns: readonly [dataset: string, method: string, forecast: string, interval: string, measured: string, inside: string];
   /** Value of the last forecast column. */
@@ -225,6 +230,8 @@ const english: ReportMessages = {
       rankCorrelation === undefined ? 'The rank correlation needs at least 3 cells with different values.' : `Spearman rank correlation with the measured retention: ${rankCorrelation}.`,
       `Mean absolute error ${meanAbsoluteError}; ${inside} of ${cells} measured values lie inside the ${level} intervals.`,
     ].join(' '),
+  forecastCost: (forecast, evaluation, share) =>
+    `The forecasts took ${forecast} in all, ${share} of the ${evaluation} the transplanted evaluations took (target zero-shot and transplanted prediction).`,
   forecastColumns: ['data set', 'method', 'forecast', 'interval', 'measured', 'inside'],
   insideInterval: (inside) => (inside ? 'yes' : 'no'),
   migrationHeading: 'Label-free migration',
@@ -324,6 +331,8 @@ const japanese: ReportMessages = {
       rankCorrelation === undefined ? '順位相関の計算には、値の異なるセルが 3 つ以上必要です。' : `実測の保持率とのスピアマン順位相関は ${rankCorrelation} です。`,
       `平均絶対誤差は ${meanAbsoluteError}、${level} 予測区間に実測値が収まったのは ${cells} セル中 ${inside} セルです。`,
     ].join(''),
+  forecastCost: (forecast, evaluation, share) =>
+    `予測にかかった時間は合計 ${forecast} で、移植後の評価（ターゲットのゼロショットと移植モジュールでの推論）にかかった ${evaluation} の ${share} です。`,
   forecastColumns: ['データセット', '手法', '予測', '予測区間', '実測', '区間内'],
   insideInterval: (inside) => (inside ? 'はい' : 'いいえ'),
   migrationHeading: 'ラベルなし移行',

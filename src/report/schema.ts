@@ -89,7 +89,10 @@ export const backboneRecordCodec = decodingTo<BackboneRecord>(
 );
 
 /** Accuracy of one condition and its predicted class per test example. */
-export const conditionResultCodec = t.type({ accuracy: fraction, predictions: t.array(integer) }, 'ConditionResult');
+export const conditionResultCodec = t.intersection(
+  [t.type({ accuracy: fraction, predictions: t.array(integer) }), t.partial({ seconds: t.number })],
+  'ConditionResult',
+);
 
 /** The family a tuning module belongs to. */
 export const moduleKindCodec = t.keyof({ prompt: null, adapter: null, lora: null, deep: null, probe: null });

@@ -48,17 +48,11 @@ const { values: args } = parseArgs({
     'save-every': { type: 'string', default: '200' },
     'init-std': { type: 'string', default: '0.05' },
     'temperature-rate': { type: 'string', default: '20' },
-    'duplicate-captions': { type: 'string', default: 'negative' },
     probe: { type: 'boolean', default: false },
   },
 });
 if (args.model !== 'v1' && args.model !== 'v2') throw new Error(`--model must be v1 or v2, got ${args.model}`);
 const isV2 = args.model === 'v2';
-// Captions such as "an emoji of objects." recur within a batch. As negatives (CLIP's loss) they ask each image
-// to tell apart identical texts; as positives every copy counts as a match of every image that drew it.
-if (args['duplicate-captions'] !== 'negative' && args['duplicate-captions'] !== 'positive') {
-  throw new Error(`--duplicate-captions must be negative or positive, got ${args['duplicate-captions']}`);
-}
 if (isV2 && args['text-from'] === undefined) throw new Error('--model v2 needs --text-from <v1 folder>: its text tower starts from v1');
 const out = args.out ?? `models/mini-clip-${args.model}`;
 const batchSize = Number(args.batch);
@@ -153,7 +147,7 @@ async function save(step, evaluation) {
   const metadata = { revision: `step-${step}`, seed: String(seed), samples: String(step * batchSize), styles: trainStyles.join(',') };
   if (isV2) await saveEvaCheckpoint(out, config, canonical, 'eva-clip', { dtype: 'F16', metadata, preprocess });
   else await saveClipCheckpoint(out, config, canonical, 'hf', { dtype: 'F16', metadata });
-  const record = { model: identity.name, textFrom, seed, batchSize, steps: totalSteps, completedSteps: step, samples: step * batchSize, baseRate, duplicateCaptions: args['duplicate-captions'], trainStyles, size, parameters: parameterCount, seconds: (Date.now() - started) / 1000, evaluation, history };
+  const record = { model: identity.name, textFrom, seed, batchSize, steps: totalSteps, completedSteps: step, samples: step * batchSize, baseRate, trainStyles, size, parameters: parameterCount, seconds: (Date.now() - started) / 1000, evaluation, history };
   await writeFile(join(out, 'training.json'), JSON.stringify(record, null, 2) + '\n');
   log(`saved ${out} at step ${step}`);
 }
@@ -190,20 +184,6 @@ async function evaluate() {
   return result;
 }
 
-/**
- * Targets of the contrastive loss [batch, batch]: the identity, or with --duplicate-captions positive, a row
- * spread evenly over every item whose caption is the same text. The matrix is symmetric either way.
- */
-function targetMatrix(captions) {
-  const n = captions.length;
-  const values = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const same = args['duplicate-captions'] === 'positive' ? captions.map((c, j) => (c === captions[i] ? j : -1)).filter((j) => j >= 0) : [i];
-    for (const j of same) values[i * n + j] = 1 / same.length;
-  }
-  return tf.tensor2d(values, [n, n]);
-}
-
 for (let step = 0; step < totalSteps; step++) {
   const t0 = Date.now();
   const rate = step < warmupSteps ? (baseRate * (step + 1)) / warmupSteps : cosineWithWarmup(step, totalSteps, baseRate, warmupSteps, baseRate);
@@ -223,7 +203,9 @@ for (let step = 0; step < totalSteps; step++) {
     const textUnit = tf.div(textFeatures, tf.norm(textFeatures, 2, -1, true));
     const scale = tf.exp(tf.minimum(logitScale, Math.log(100)));
     const logits = tf.mul(matMul(imageUnit, tf.transpose(textUnit)), scale); // [batch, batch]
-    const diagonal = targetMatrix(captions);
+    // A caption drawn for several emoji of the batch (such as "an emoji of objects.") gives identical text
+    // features, and with identical columns of logits the identity targets equal spreading each row over the copies.
+    const diagonal = tf.cast(tf.oneHot(tf.range(0, rows.length, 1, 'int32'), rows.length), 'float32');
     const lossImage = tf.neg(tf.mean(tf.sum(tf.mul(diagonal, tf.logSoftmax(logits)), -1)));
     const lossText = tf.neg(tf.mean(tf.sum(tf.mul(diagonal, tf.logSoftmax(tf.transpose(logits))), -1)));
     return tf.div(tf.add(lossImage, lossText), 2);

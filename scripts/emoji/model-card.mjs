@@ -79,7 +79,7 @@ a model for demonstrations and tests, not a general image model: it has seen emo
 - Initialization: ${d.init(training)}.
 - Optimizer: AdamW (β 0.9, 0.98; weight decay 0.1 on matrices), peak learning rate ${training.baseRate}, linear warmup then cosine decay. The temperature trains at 20 times that rate and is clamped at a logit scale of 100; it ended at a logit scale of ${training.logitScale ?? 'see the weights'}.
 - Budget: ${training.completedSteps} steps${training.completedSteps < training.steps ? ` (the checkpoint at step ${training.completedSteps} of a ${training.steps}-step cosine schedule; the run was stopped there for time)` : ''}, ${training.samples.toLocaleString('en-US')} samples, ${(training.seconds / 60).toFixed(1)} minutes on the wasm backend (one thread, on a 2-core machine shared with other jobs). Seed ${training.seed}.
-- Reproduce: \`npm run pretrain:mini\` (scripts/emoji/).
+${training.note === undefined ? '' : `- Note: ${training.note}\n`}- Reproduce: \`npm run pretrain:mini\` (scripts/emoji/).
 
 ## Zero-shot accuracy on the held-out fluent style
 Template "${template}", measured through vlm-compat's loaders on the test split of each bundled task

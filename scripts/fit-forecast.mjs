@@ -8,7 +8,7 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { fitForecastCoefficients, forecastFeatureNames, forecastRowsFromResults } from 'vlm-compat';
+import { designRow, fitForecastCoefficients, forecastFeatureNames, forecastRowsFromResults, predictRetention, spearmanCorrelation } from 'vlm-compat';
 
 const usage = `Usage: node scripts/fit-forecast.mjs RESULTS.json [RESULTS.json ...] [options]
 
@@ -19,7 +19,10 @@ Options:
   --min-source-accuracy A
                  leave out cells whose source + module accuracy (0 to 1) is below A, where retention
                  is a ratio of two small, noisy numbers (default 0: keep every cell)
-  --note TEXT    what the results are and how far the fit can be trusted; stored in the file`;
+  --note TEXT    what the results are and how far the fit can be trusted; stored in the file
+  --cross-validate
+                 also refit once per backbone pair and data set with that group left out, predict the
+                 left-out cells and print how well those out-of-sample forecasts rank the measurements`;
 
 function parseNumber(name, text, fallback) {
   if (text === undefined) return fallback;
@@ -37,6 +40,7 @@ async function main() {
       level: { type: 'string' },
       'min-source-accuracy': { type: 'string' },
       note: { type: 'string' },
+      'cross-validate': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -65,16 +69,11 @@ async function main() {
   }
 
   const note = values.note ?? `fitted by scripts/fit-forecast.mjs on ${positionals.join(', ')}`;
-  const coefficients = fitForecastCoefficients(rows, {
-    ridge: parseNumber('ridge', values.ridge, 0.1),
-    level: parseNumber('level', values.level, 0.95),
-    note,
-  });
+  const settings = { ridge: parseNumber('ridge', values.ridge, 0.1), level: parseNumber('level', values.level, 0.95), note };
+  const coefficients = fitForecastCoefficients(rows, settings);
+  if (values['cross-validate']) crossValidate(rows, settings);
 
-  const fitted = rows.map((row) => {
-    const x = [1, row.cka, row.procrustesResidual, row.zeroShotAgreement, row.depthCategory === 'input' ? 1 : 0, row.depthCategory === 'layers' ? 1 : 0];
-    return x.reduce((sum, value, i) => sum + value * coefficients.weights[i], 0);
-  });
+  const fitted = rows.map((row) => designRow(row).reduce((sum, value, i) => sum + value * coefficients.weights[i], 0));
   const meanRetention = rows.reduce((sum, row) => sum + row.retention, 0) / rows.length;
   const total = rows.reduce((sum, row) => sum + (row.retention - meanRetention) ** 2, 0);
   const residual = rows.reduce((sum, row, i) => sum + (row.retention - fitted[i]) ** 2, 0);
@@ -88,6 +87,30 @@ async function main() {
     await writeFile(values.out, text);
     console.log(`wrote ${values.out}`);
   }
+}
+
+/**
+ * Leave-one-group-out cross-validation, a group being one backbone pair on one data set: every cell is
+ * predicted by coefficients fitted without its group. Prints Spearman's rank correlation, the mean absolute
+ * error and the interval coverage of those predictions, over all cells and per group.
+ */
+function crossValidate(rows, settings) {
+  const groupOf = (row) => `${row.backbonePair} / ${row.dataset}`;
+  const groups = [...new Set(rows.map(groupOf))];
+  if (groups.length < 2) throw new Error(`--cross-validate needs cells from at least 2 backbone pair and data set groups, got ${groups.length}`);
+  const held = [];
+  for (const group of groups) {
+    const coefficients = fitForecastCoefficients(rows.filter((row) => groupOf(row) !== group), settings);
+    for (const row of rows.filter((r) => groupOf(r) === group)) held.push({ group, row, prediction: predictRetention(coefficients, row) });
+  }
+  const summarize = (items) => {
+    const rho = spearmanCorrelation(items.map((i) => i.prediction.predictedRetention), items.map((i) => i.row.retention));
+    const mae = items.reduce((sum, i) => sum + Math.abs(i.row.retention - i.prediction.predictedRetention), 0) / items.length;
+    const inside = items.filter((i) => i.row.retention >= i.prediction.interval[0] && i.row.retention <= i.prediction.interval[1]).length;
+    return `${items.length} cells, Spearman ${rho === undefined ? 'undefined' : rho.toFixed(3)}, mean absolute error ${mae.toFixed(3)}, ${inside} inside the interval`;
+  };
+  console.log(`leave-one-group-out: ${summarize(held)}`);
+  for (const group of groups) console.log(`  ${group}: ${summarize(held.filter((i) => i.group === group))}`);
 }
 
 main().catch((error) => {

@@ -22,7 +22,7 @@ function syntheticRows(count: number, weights: readonly number[], noise = 0, see
     const zeroShotAgreement = random.next();
     const x = [1, cka, procrustesResidual, zeroShotAgreement, depthCategory === 'input' ? 1 : 0, depthCategory === 'layers' ? 1 : 0];
     const retention = x.reduce((sum, value, k) => sum + value * (weights[k] as number), 0) + noise * random.normal();
-    return { method: `m${i % 2}`, backbonePair: 'a → b', cka, procrustesResidual, zeroShotAgreement, depthCategory, retention };
+    return { method: `m${i % 2}`, backbonePair: 'a → b', dataset: 'd', cka, procrustesResidual, zeroShotAgreement, depthCategory, retention };
   });
 }
 
@@ -33,7 +33,7 @@ function results(cells: unknown[]): unknown {
 
 function cell(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    key: { method: 'coop' },
+    key: { method: 'coop', dataset: 'd' },
     status: 'ok',
     conditions: { 'source-module': { accuracy: 0.8 }, 'target-transplanted': { accuracy: 0.6 } },
     forecast: { evidence: { cka: 0.7, procrustesResidual: 0.4, zeroShotAgreement: 0.5, depthCategory: 'input' } },
@@ -103,6 +103,10 @@ describe('forecastRowsFromResults', () => {
 
   it('names the backbone pair', () => {
     expect(forecastRowsFromResults(results([cell()]), 'r.json').rows[0]?.backbonePair).toBe('a → b');
+  });
+
+  it('names the data set', () => {
+    expect(forecastRowsFromResults(results([cell()]), 'r.json').rows[0]?.dataset).toBe('d');
   });
 
   it('counts skipped cells', () => {

@@ -9,6 +9,8 @@ export interface ForecastTrainingRow {
   readonly method: string;
   /** `source → target` backbone names. */
   readonly backbonePair: string;
+  /** Data set of the cell. */
+  readonly dataset: string;
   /** Linear CKA of the forecast evidence, 0..1. */
   readonly cka: number;
   /** Procrustes residual of the forecast evidence, 0..2. */
@@ -36,7 +38,7 @@ const resultsForFitCodec = t.type({
   target: t.type({ identity: t.type({ name: t.string }) }),
   cells: t.array(
     t.intersection([
-      t.type({ key: t.type({ method: t.string }), status: t.string, conditions: t.record(t.string, conditionCodec) }),
+      t.type({ key: t.type({ method: t.string, dataset: t.string }), status: t.string, conditions: t.record(t.string, conditionCodec) }),
       t.partial({ forecast: t.type({ evidence: evidenceCodec }) }),
     ]),
   ),
@@ -114,6 +116,7 @@ export function forecastRowsFromResults(json: unknown, origin: string, options: 
     rows.push({
       method: cell.key.method,
       backbonePair,
+      dataset: cell.key.dataset,
       cka: cka as number,
       procrustesResidual: procrustesResidual as number,
       zeroShotAgreement: zeroShotAgreement as number,

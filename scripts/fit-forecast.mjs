@@ -98,10 +98,10 @@ function crossValidate(rows, settings) {
   const groupOf = (row) => `${row.backbonePair} / ${row.dataset}`;
   const groups = [...new Set(rows.map(groupOf))];
   if (groups.length < 2) throw new Error(`--cross-validate needs cells from at least 2 backbone pair and data set groups, got ${groups.length}`);
-  const held = [];
+  const heldOut = [];
   for (const group of groups) {
     const coefficients = fitForecastCoefficients(rows.filter((row) => groupOf(row) !== group), settings);
-    for (const row of rows.filter((r) => groupOf(r) === group)) held.push({ group, row, prediction: predictRetention(coefficients, row) });
+    for (const row of rows.filter((r) => groupOf(r) === group)) heldOut.push({ group, row, prediction: predictRetention(coefficients, row) });
   }
   const summarize = (items) => {
     const rho = spearmanCorrelation(items.map((i) => i.prediction.predictedRetention), items.map((i) => i.row.retention));
@@ -109,8 +109,8 @@ function crossValidate(rows, settings) {
     const inside = items.filter((i) => i.row.retention >= i.prediction.interval[0] && i.row.retention <= i.prediction.interval[1]).length;
     return `${items.length} cells, Spearman ${rho === undefined ? 'undefined' : rho.toFixed(3)}, mean absolute error ${mae.toFixed(3)}, ${inside} inside the interval`;
   };
-  console.log(`leave-one-group-out: ${summarize(held)}`);
-  for (const group of groups) console.log(`  ${group}: ${summarize(held.filter((i) => i.group === group))}`);
+  console.log(`leave-one-group-out: ${summarize(heldOut)}`);
+  for (const group of groups) console.log(`  ${group}: ${summarize(heldOut.filter((i) => i.group === group))}`);
 }
 
 main().catch((error) => {

@@ -116,9 +116,9 @@ describe('summarizeForecasts', () => {
 });
 
 const bridgedRecord: MigrationRecord = { method: 'bridge', condition: 'target-bridged', status: 'ok', seconds: 1, unlabeledImages: 40, labelsUsed: 0 };
-const refusedRecord: MigrationRecord = { method: 'bridge', condition: 'target-bridged', status: 'not-applicable', reason: 'acts on text input', seconds: 0, unlabeledImages: 0, labelsUsed: 0 };
+const rejectedRecord: MigrationRecord = { method: 'bridge', condition: 'target-bridged', status: 'not-applicable', reason: 'acts on text input', seconds: 0, unlabeledImages: 0, labelsUsed: 0 };
 
-/** The sample with a bridged condition on its first ok cell and a refused bridge on its second. */
+/** Returns the sample with a bridged condition on its first ok cell and a rejected bridge on its second. */
 function withMigrations(): ResultsFile {
   const first = okCells[0] as CellResult;
   const second = okCells[1] as CellResult;
@@ -126,7 +126,7 @@ function withMigrations(): ResultsFile {
     ...sampleResults,
     cells: sampleResults.cells.map((cell) => {
       if (cell === first) return { ...first, migrations: [bridgedRecord], conditions: { ...first.conditions, 'target-bridged': { accuracy: 0.625, predictions: [] } } };
-      if (cell === second) return { ...second, migrations: [refusedRecord] };
+      if (cell === second) return { ...second, migrations: [rejectedRecord] };
       return cell;
     }),
   };

@@ -162,7 +162,7 @@ async function prepareOutput(out: string): Promise<void> {
   for (const name of ['run.json', 'results.json', 'cells', 'report.md', 'report.html']) await rm(join(out, name), { recursive: true, force: true });
 }
 
-/** Migrations the demo measures unless --migrate says otherwise: the bridge, which costs seconds. */
+/** Migrations the demo measures unless --migrate sets others: the bridge, which costs seconds. */
 const defaultDemoMigrations: readonly MigrationMethod[] = ['bridge'];
 
 /** Reads --migrate: comma-separated migration methods, or `none`. */

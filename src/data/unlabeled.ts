@@ -27,7 +27,7 @@ async function listImages(folder: string, extensions: ReadonlySet<string>): Prom
 /**
  * Opens a folder of unlabeled images (for example images from production) for the compatibility forecast
  * and label-free migration. Every image file in the folder and its sub-folders is used, in sorted path
- * order; hidden files and folders are skipped. The split's labels are all -1, since there are none.
+ * order. Hidden files and folders are skipped. The split's labels are all -1, since there are none.
  */
 export async function loadUnlabeledImages(options: UnlabeledImagesOptions): Promise<ImageSplit> {
   const folder = resolve(options.folder);

@@ -149,7 +149,7 @@ export const EvaluateConfig = t.intersection([
     /**
      * Unlabeled images for the forecast and the label-free migrations: `train-split` (each data set's
      * training pool, whose labels are never read) or a folder of images, relative to the config file.
-     * Default `train-split`. Only read when `forecast` or `migrate` asks for it.
+     * Default `train-split`. Only read when `forecast` or `migrate` requests it.
      */
     unlabeled: t.union([
       t.literal('train-split'),

@@ -159,7 +159,7 @@ function predictWith(module: TuningModule | undefined, backbone: Backbone, featu
 }
 
 /**
- * The cell's training overrides that distillation shares, so that a distilled module gets the budget of the
+ * Returns the cell's training overrides that distillation shares, so that a distilled module gets the budget of the
  * module it replaces. Settings that only labelled training reads (views, validation, ...) are left out.
  */
 function trainingDefaultsOf(training: TransferTask['training']): Partial<TrainingDefaults> {

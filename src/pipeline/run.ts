@@ -73,7 +73,7 @@ export interface RunEvaluationOptions {
   readonly onEvent?: (event: EvaluationEvent) => void;
 }
 
-/** The unlabeled images of a cell: the folder's images opened for the backbone, or the data set's training pool. */
+/** Returns a cell's unlabeled images: the folder's images opened for the backbone, or the data set's training pool. */
 function unlabeledImages(folder: ImageSplit | undefined, dataset: TransferDataset): (backbone: Backbone) => ImageSource {
   if (folder === undefined) return (backbone) => dataset.train(backbone);
   const opened = new Map<string, ImageSource>();
@@ -88,7 +88,7 @@ function unlabeledImages(folder: ImageSplit | undefined, dataset: TransferDatase
   };
 }
 
-/** The forecast and migration settings of {@link evaluateTransfer} that a config asks for. */
+/** Returns the forecast and migration settings of {@link evaluateTransfer} that a config requests. */
 function unlabeledOptions(unlabeled: ((backbone: Backbone) => ImageSource) | undefined, config: EvaluateConfig) {
   if (unlabeled === undefined) return {};
   const migrate = config.migrate ?? [];

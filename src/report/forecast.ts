@@ -168,7 +168,7 @@ export interface MigrationRow {
   readonly distilled?: number;
   /** Accuracy of the module retrained on the target with labels, 0..1. */
   readonly retrained?: number;
-  /** Why a requested migration did not apply, by migration method. */
+  /** Reason each requested migration did not apply, by migration method. */
   readonly notApplicable: Readonly<Record<string, string>>;
 }
 

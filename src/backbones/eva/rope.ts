@@ -91,7 +91,7 @@ export function ropeRowsFor(
   return { cos: tf.gather(rope.cos, rows), sin: tf.gather(rope.sin, rows) };
 }
 
-/** The [width, width] matrix R with x R mapping every feature pair (a, b) to (−b, a). */
+/** Builds the [width, width] matrix R for which x R maps every feature pair (a, b) to (−b, a). */
 function pairRotation(width: number): tf.Tensor2D {
   const values = new Float32Array(width * width);
   for (let i = 0; i < width; i += 2) {

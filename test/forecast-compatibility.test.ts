@@ -158,6 +158,22 @@ describe('forecastCompatibility', () => {
     expect(evidence.images).toBe(12);
   });
 
+  it('samples at most maxClasses', async () => {
+    const { evidence } = await forecastCompatibility(module('coop', { contextTokens: 2 }), source, target, unlabeled, { maxClasses: 3 });
+    expect(evidence.classPrompts).toBe(3);
+    expect(evidence.text?.rows).toBe(3);
+  });
+
+  it('draws the same classes for one seed', async () => {
+    const first = await forecastCompatibility(module('clip-adapter'), source, target, unlabeled, { maxClasses: 2, seed: 4 });
+    const second = await forecastCompatibility(module('clip-adapter'), source, target, unlabeled, { maxClasses: 2, seed: 4 });
+    expect(second.evidence.zeroShotAgreement).toBe(first.evidence.zeroShotAgreement);
+  });
+
+  it('rejects a class cap below 2', async () => {
+    await expect(forecastCompatibility(module('clip-adapter'), source, target, unlabeled, { maxClasses: 1 })).rejects.toThrow(/maxClasses = 1 is invalid/);
+  });
+
   it('records identities and time', async () => {
     const forecast = await forecastCompatibility(module('clip-adapter'), source, target, unlabeled);
     expect(forecast.source.name).toBe('tiny-source');

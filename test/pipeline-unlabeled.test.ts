@@ -95,6 +95,10 @@ describe('config unlabeled settings', () => {
     expect(() => decodeEvaluateConfig({ ...base, migration: { temperature: 0 } }, configFile('a'))).toThrow(/migration\.temperature: got 0/);
   });
 
+  it('rejects a class cap of 1', () => {
+    expect(() => decodeEvaluateConfig({ ...base, forecast: { maxClasses: 1 } }, configFile('a'))).toThrow(/forecast.*maxClasses: got 1/);
+  });
+
   it('rejects a zero image cap', () => {
     expect(() => decodeEvaluateConfig({ ...base, forecast: { maxImages: 0 } }, configFile('a'))).toThrow(/forecast.*maxImages: got 0/);
   });

@@ -3,6 +3,8 @@ import { FeatureCache, fillTemplate } from '../adapters/features.js';
 import type { TuningModule } from '../adapters/types.js';
 import type { Backbone } from '../backbones/types.js';
 import { getLogger } from '../runtime/logger.js';
+import { createRandom } from '../runtime/random.js';
+import { shuffled } from '../training/sampler.js';
 import { encodeImages } from '../training/train.js';
 import { defaultForecastCoefficients, depthCategory, featureSetFor, predictRetention } from './predictor.js';
 import { featureSimilarity, zeroShotAgreement } from './similarity.js';
@@ -11,6 +13,13 @@ import { openUnlabeled } from './unlabeled.js';
 
 /** Default cap on the unlabeled images a forecast encodes: a small fraction of a typical test split, and enough for the agreement share to have a standard error of at most 0.045. */
 export const defaultForecastImages = 128;
+
+/**
+ * Default cap on the classes a forecast compares. Each class costs one prompt encoding on each backbone,
+ * which dominates the forecast on tasks with many classes and few test images. The calibration tasks have
+ * 6 to 9 classes, so agreement over a sample of 32 stays close to the problems the coefficients were fitted on.
+ */
+export const defaultForecastClasses = 32;
 
 /** Share of a test split's size that {@link forecastImageBudget} allows the forecast to encode. */
 export const forecastImageShare = 0.05;
@@ -22,11 +31,16 @@ export const forecastImageShare = 0.05;
  * so the forecast's image work stays at about 5% of the evaluation's.
  */
 // NOTE: with fewer than about 64 images the zero-shot agreement has a standard error above 0.06 and CKA is
-// biased upwards (fewer images than dimensions), so forecasts for small test splits are coarse. The class
-// prompts are always encoded in full, so with about one test image per class the forecast costs nearer 20%
-// of the evaluation (measured on the 128-class emoji task with the mini pair).
+// biased upwards (fewer images than dimensions), so forecasts for small test splits are coarse.
 export function forecastImageBudget(testImages: number): number {
   return Math.min(defaultForecastImages, Math.max(16, Math.floor(testImages * forecastImageShare)));
+}
+
+/** Returns `classNames` when there are at most `maxClasses`, else a seeded sample of that many in their original order. */
+function sampleClasses(classNames: readonly string[], maxClasses: number, seed: number): readonly string[] {
+  if (classNames.length <= maxClasses) return classNames;
+  const kept = new Set(shuffled(classNames.map((_, i) => i), createRandom(seed).fork('forecast-classes')).slice(0, maxClasses));
+  return classNames.filter((_, i) => kept.has(i));
 }
 
 /** Throws when features contain NaN or infinite values, which would make every measurement meaningless (argmax of NaN is class 0). */
@@ -54,7 +68,12 @@ export async function forecastCompatibility(module: TuningModule, source: Backbo
   const started = performance.now();
   const coefficients = options.coefficients ?? defaultForecastCoefficients();
   const featureSet = featureSetFor(module.attachment.depth);
-  const prompts = module.classNames.map((name) => fillTemplate(module.template, name));
+  const maxClasses = options.maxClasses ?? defaultForecastClasses;
+  if (!Number.isInteger(maxClasses) || maxClasses < 2) {
+    throw new Error(`forecastCompatibility: maxClasses = ${maxClasses} is invalid; give an integer of at least 2, such as ${defaultForecastClasses}`);
+  }
+  const classNames = sampleClasses(module.classNames, maxClasses, options.seed ?? 0);
+  const prompts = classNames.map((name) => fillTemplate(module.template, name));
   if (featureSet === 'text' && prompts.length < 2) {
     throw new Error(`forecastCompatibility compares class prompts for ${module.method}, which needs at least 2 classes, but the module has ${prompts.length}`);
   }
@@ -85,9 +104,9 @@ export async function forecastCompatibility(module: TuningModule, source: Backbo
     const parts = [image, text].filter((part): part is FeatureSimilarity => part !== undefined);
     const agreement = zeroShotAgreement(
       sourceImages,
-      features.zeroShotClassifier(source, module.classNames, module.template),
+      features.zeroShotClassifier(source, classNames, module.template),
       targetImages,
-      features.zeroShotClassifier(target, module.classNames, module.template),
+      features.zeroShotClassifier(target, classNames, module.template),
     );
 
     let comparedSet: ForecastEvidence['featureSet'] = 'image+text';

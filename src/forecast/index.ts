@@ -3,7 +3,7 @@
  * retention a fitted linear model predicts from that, before any transplanted evaluation.
  */
 export * from './types.js';
-export { forecastCompatibility, defaultForecastImages, forecastImageBudget, forecastImageShare } from './forecast.js';
+export { forecastCompatibility, defaultForecastClasses, defaultForecastImages, forecastImageBudget, forecastImageShare } from './forecast.js';
 export { linearCka, procrustesResidual, featureSimilarity, zeroShotAgreement } from './similarity.js';
 export { depthCategory, featureSetFor, designRow, predictRetention, decodeForecastCoefficients, defaultForecastCoefficients, forecastCoefficientsCodec, type RetentionPrediction } from './predictor.js';
 export { fitForecastCoefficients, forecastRowsFromResults, twoSidedNormalQuantile, type FitForecastOptions, type ForecastRowOptions, type ForecastRows, type ForecastTrainingRow, type SkippedCells } from './fit.js';

@@ -48,7 +48,7 @@ export interface ForecastEvidence {
   readonly text?: FeatureSimilarity;
   /** Unlabeled images used. */
   readonly images: number;
-  /** Class prompts encoded: the module's class names filled into its template. */
+  /** Class prompts encoded: the module's class names (or a sample of at most `maxClasses` of them) filled into its template. */
   readonly classPrompts: number;
 }
 
@@ -121,7 +121,12 @@ export interface ForecastCoefficients {
 export interface ForecastOptions {
   /** Most unlabeled images to encode; a seeded sample is drawn from larger sources. Default 128. */
   readonly maxImages?: number;
-  /** Seed of that sample. Default 0. */
+  /**
+   * Most classes whose prompts the forecast encodes and whose zero-shot agreement it measures; a seeded
+   * sample is drawn from more. Default {@link defaultForecastClasses}.
+   */
+  readonly maxClasses?: number;
+  /** Seed of the image and class samples. Default 0. */
   readonly seed?: number;
   /** Coefficients of the predictor. Default: the ones shipped with the library. */
   readonly coefficients?: ForecastCoefficients;

@@ -164,6 +164,8 @@ export const EvaluateConfig = t.intersection([
       t.partial({
         /** Most unlabeled images the forecast encodes. Default: 5% of the test split, 16 to 128. */
         maxImages: positiveInteger,
+        /** Most classes the forecast compares; a seeded sample is drawn from more. Default 32. */
+        maxClasses: t.refinement(t.number, (n) => Number.isInteger(n) && n >= 2, 'IntegerOfAtLeast2'),
       }),
     ]),
     /** Label-free migrations to measure as extra conditions (`target-bridged`, `target-distilled`). Default none. */

@@ -87,7 +87,7 @@ export interface TransferTask {
    * an image cap and coefficients when an object is given. Default true when `unlabeled` is set, with an
    * image cap of 5% of the test split (16 to 128 images), so the forecast costs about 5% of the evaluation.
    */
-  readonly forecast?: boolean | Pick<ForecastOptions, 'maxImages' | 'coefficients'>;
+  readonly forecast?: boolean | Pick<ForecastOptions, 'maxImages' | 'maxClasses' | 'coefficients'>;
   /** Label-free migrations to measure as the extra conditions `target-bridged` and `target-distilled`; needs `unlabeled`. */
   readonly migrate?: readonly MigrationMethod[];
   /**

@@ -251,6 +251,11 @@ export function decodeEvaluateConfig(value: unknown, file: string): EvaluateConf
   const names = config.datasets.map((d) => d.name);
   const duplicate = names.find((name, i) => names.indexOf(name) !== i);
   if (duplicate !== undefined) problems.push(`datasets: the name "${duplicate}" is used twice; names identify results`);
+  const methods = config.modules.map((m) => m.method);
+  const repeatedMethod = methods.find((method, i) => methods.indexOf(method) !== i);
+  if (repeatedMethod !== undefined) {
+    problems.push(`modules: the method "${repeatedMethod}" is listed twice; cells are keyed by method, so give each method one entry`);
+  }
   const migrations = config.migrate ?? [];
   const repeatedMigration = migrations.find((m, i) => migrations.indexOf(m) !== i);
   if (repeatedMigration !== undefined) problems.push(`migrate: "${repeatedMigration}" is listed twice; list each migration once`);

@@ -120,9 +120,9 @@ let shippedCoefficients: ForecastCoefficients | undefined;
  * Returns the coefficients shipped with the library (src/forecast/coefficients.json), decoded on first use.
  * Their `fittedOn.note` describes the data they were fitted on.
  */
-// NOTE: the shipped coefficients are provisional. Most of their cells come from random tiny CLIP pairs and
-// the rest from the one bundled mini pair. Until scripts/fit-forecast.mjs refits them on results of real
-// models, the predicted retention and its interval are not calibrated for other backbone updates.
+// NOTE: the shipped coefficients come from random tiny CLIP pairs and the one bundled mini pair. They rank
+// updates by how far the backbones drifted, but every module of one attachment depth gets the same
+// forecast, so they do not rank such modules against each other. Refit on real results for real updates.
 export function defaultForecastCoefficients(): ForecastCoefficients {
   shippedCoefficients ??= decodeForecastCoefficients(shipped, 'the shipped forecast coefficients');
   return shippedCoefficients;

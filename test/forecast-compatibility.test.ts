@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FeatureCache } from '../src/adapters/features.js';
 import { getMethod, resolveConfig } from '../src/adapters/registry.js';
 import type { TuningModule } from '../src/adapters/types.js';
@@ -18,7 +18,7 @@ import {
   type ForecastCoefficients,
 } from '../src/forecast/index.js';
 import { createRandom } from '../src/runtime/random.js';
-import type { TensorImageSource } from '../src/training/tensor-source.js';
+import { TensorImageSource } from '../src/training/tensor-source.js';
 import type { ImageSource } from '../src/training/types.js';
 import { tinyClipCanonical, tinyClipConfig } from './fixtures/tiny-clip.js';
 import { tinyBackbone, tinyClassNames, tinyTask } from './fixtures/tiny-task.js';
@@ -107,6 +107,20 @@ describe('forecastCompatibility', () => {
     const cached = tf.memory().numTensors - before;
     cache.dispose();
     expect(cached).toBeGreaterThan(0);
+  });
+
+  it('encodes a named pool once per cache', async () => {
+    const pool = new TensorImageSource(tf.randomNormal([12, 16, 16, 3]) as tf.Tensor4D, new Int32Array(12), 'pool');
+    const cache = new FeatureCache();
+    const first = await forecastCompatibility(module('clip-adapter'), source, target, pool, { features: cache });
+    const encodes = vi.spyOn(source, 'encodeImage');
+    const second = await forecastCompatibility(module('tip-adapter'), source, target, pool, { features: cache });
+    const calls = encodes.mock.calls.length;
+    encodes.mockRestore();
+    cache.dispose();
+    pool.dispose();
+    expect(calls).toBe(0);
+    expect(second.evidence.image).toEqual(first.evidence.image);
   });
 
   it('compares image features for an adapter', async () => {

@@ -33,6 +33,11 @@ export class FeatureCache {
     return entries;
   }
 
+  /** Returns the entry under `key` for `backbone`, or undefined when none is cached. */
+  cached(backbone: Backbone, key: string): tf.Tensor2D | undefined {
+    return this.entries(backbone).get(key);
+  }
+
   /** Returns cached or computed entries under `key` for `backbone`. */
   remember(backbone: Backbone, key: string, compute: () => tf.Tensor2D): tf.Tensor2D {
     const entries = this.entries(backbone);

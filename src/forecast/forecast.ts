@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FeatureCache, fillTemplate } from '../adapters/features.js';
 import type { TuningModule } from '../adapters/types.js';
 import type { Backbone } from '../backbones/types.js';
+import type { ImageSource } from '../training/types.js';
 import { getLogger } from '../runtime/logger.js';
 import { createRandom } from '../runtime/random.js';
 import { shuffled } from '../training/sampler.js';
@@ -86,12 +87,29 @@ export async function forecastCompatibility(module: TuningModule, source: Backbo
   });
   const features = options.features ?? new FeatureCache();
   const all = Array.from({ length: images.count }, (_, i) => i);
-  let sourceImages: tf.Tensor2D | undefined;
-  let targetImages: tf.Tensor2D | undefined;
+  // Features the cache owns are left to it; only features encoded outside it are freed here.
+  const owned: tf.Tensor2D[] = [];
+  const imageFeatures = async (backbone: Backbone, view: ImageSource): Promise<tf.Tensor2D> => {
+    const key = images.key === undefined ? undefined : `unlabeled-images:${images.key}`;
+    const hit = key === undefined ? undefined : features.cached(backbone, key);
+    if (hit !== undefined) return hit;
+    const encoded = await encodeImages(backbone, view, all);
+    if (key === undefined) {
+      owned.push(encoded);
+      return encoded;
+    }
+    // Another forecast on the same cache may have stored these images while this one encoded them.
+    const stored = features.cached(backbone, key);
+    if (stored !== undefined) {
+      encoded.dispose();
+      return stored;
+    }
+    return features.remember(backbone, key, () => encoded);
+  };
   try {
     // [images, embedDim] of each backbone, computed without any module.
-    sourceImages = await encodeImages(source, images.source, all);
-    targetImages = await encodeImages(target, images.target, all);
+    const sourceImages = await imageFeatures(source, images.source);
+    const targetImages = await imageFeatures(target, images.target);
 
     const sourceText = features.textFeatures(source, prompts);
     const targetText = features.textFeatures(target, prompts);
@@ -135,7 +153,7 @@ export async function forecastCompatibility(module: TuningModule, source: Backbo
       seconds,
     };
   } finally {
-    tf.dispose([sourceImages, targetImages].filter((x): x is tf.Tensor2D => x !== undefined));
+    tf.dispose(owned);
     if (options.features === undefined) features.dispose();
   }
 }

@@ -69,6 +69,11 @@ export interface OpenedImages {
   readonly target: ImageSource;
   /** Number of images in each view. */
   readonly count: number;
+  /**
+   * Names the chosen images when the opened sources have an id: the source's id and the chosen indices. Feature
+   * caches key the images' features by it, so the cells of one data set encode them once per backbone.
+   */
+  readonly key?: string;
 }
 
 /**
@@ -91,5 +96,6 @@ export function openUnlabeled(images: UnlabeledImages, source: Backbone, target:
     source: new LabelFreeView(forSource, indices, options.purpose),
     target: new LabelFreeView(forTarget, indices, options.purpose),
     count: indices.length,
+    ...(forSource.id === undefined ? {} : { key: `${forSource.id}#${indices.join(',')}` }),
   };
 }

@@ -23,4 +23,12 @@ describe('decodeEvaluateConfig', () => {
   it('accepts distinct methods', () => {
     expect(decodeEvaluateConfig({ ...base, modules: [{ method: 'coop' }, { method: 'clip-adapter' }] }, 'c.json').modules).toHaveLength(2);
   });
+
+  it('rejects a misspelt field', () => {
+    expect(() => decodeEvaluateConfig({ ...base, forcast: true }, 'c.json')).toThrow(/forcast: Unknown config field "forcast". Did you mean "forecast"\?/);
+  });
+
+  it('rejects an unknown module field', () => {
+    expect(() => decodeEvaluateConfig({ ...base, modules: [{ method: 'coop', trainig: { epochs: 1 } }] }, 'c.json')).toThrow(/modules\.0\.trainig/);
+  });
 });

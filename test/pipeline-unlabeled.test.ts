@@ -78,6 +78,11 @@ describe('config unlabeled settings', () => {
     expect(config.unlabeled).toEqual({ folder: join(folder, 'pool') });
   });
 
+  it('keeps the folder extensions', () => {
+    const config = decodeEvaluateConfig({ ...base, unlabeled: { folder: 'pool', extensions: ['.png'] }, forecast: true }, configFile('a'));
+    expect(config.unlabeled).toEqual({ folder: join(folder, 'pool'), extensions: ['.png'] });
+  });
+
   it('keeps the training pool', () => {
     const config = decodeEvaluateConfig({ ...base, unlabeled: 'train-split', migrate: ['bridge'] }, configFile('a'));
     expect(config.unlabeled).toBe('train-split');

@@ -37,7 +37,7 @@ for (const method of methods) {
   const values = conditions.map(([name]) => {
     const measured = own.map((cell) => cell.conditions[name]?.accuracy).filter((a) => a !== undefined && Number.isFinite(a));
     // A migration recorded as not applicable has no condition at all.
-    return measured.length === own.length ? percent(mean(measured)) : measured.length === 0 ? 'n/a' : `${percent(mean(measured))} (${measured.length} cells)`;
+    return measured.length === own.length ? percent(mean(measured)) : measured.length === 0 ? 'does not apply' : `${percent(mean(measured))} (${measured.length} cells)`;
   });
   console.log(`| ${method} | ${own.length} | ${values.join(' | ')} |`);
 }

@@ -25,8 +25,9 @@ const usage = `vlm-compat ${version}: do tuning modules survive a vision-languag
 Usage:
   vlm-compat demo [--quick] [--out FOLDER] [--seeds 1,2,3] [--migrate bridge,distill|none]
       Offline showcase on the bundled mini-clip-v1 → mini-clip-v2 update and emoji tasks: every module
-      (one per family with --quick, about 2 minutes) trained, transplanted and reported, with a label-free
-      forecast per cell and the migrations --migrate names (default bridge). Default out ./vlm-compat-demo.
+      trained, transplanted and reported, with a label-free forecast per cell and the migrations --migrate
+      names (default bridge). --quick runs coop, clip-adapter, clip-lora and linear-probe on one task (under
+      a minute on 2 cores). Default out ./vlm-compat-demo.
   vlm-compat evaluate --config FILE [--shard I/N] [--backend NAME] [--lang en|ja]
       Train each module on the source backbone, transplant it to the target, measure and report.
       Finished cells are kept in the output folder, so a rerun resumes where it stopped.
@@ -93,6 +94,8 @@ async function evaluate(flags: ReadonlyMap<string, string | true>, out: CliOutpu
   const config = decodeEvaluateConfig(await readJsonFile(configPath, 'config'), configPath);
   const shardText = flag(flags, 'shard');
   const shard = shardText === undefined ? undefined : parseShard(shardText);
+  // Checked before any training, so a typo does not surface only after the whole run.
+  const lang = language(flags);
   const backend = (flag(flags, 'backend') ?? config.backend) as BackendName | undefined;
   const selection = await initBackend(backend === undefined ? {} : { backend });
   const progress = createProgress(out.stderr);
@@ -111,7 +114,7 @@ async function evaluate(flags: ReadonlyMap<string, string | true>, out: CliOutpu
       progress.line(`[${e.position + 1}/${e.total}] ${cell}: ${e.outcome}${e.message === undefined ? '' : ` (${e.message.split('\n')[0]})`}`);
     },
   });
-  out.stdout(await writeReports(results, config.output, language(flags)));
+  out.stdout(await writeReports(results, config.output, lang));
   progress.line(`wrote ${join(config.output, 'results.json')}, report.md and report.html`);
   return results.cells.some((c) => c.status === 'failed') ? 1 : 0;
 }

@@ -39,7 +39,7 @@ export async function loadUnlabeledImages(options: UnlabeledImagesOptions): Prom
   if (paths.length === 0) {
     throw new DatasetError(
       { code: 'no-images', folder },
-      `Unlabeled image folder ${folder} holds no file ending in ${[...extensions].join(', ')}; add images or pass the extensions your files use.`,
+      `Unlabeled image folder ${folder} holds no file ending in ${[...extensions].join(', ')}; add images, or list the extensions your files use (the extensions option, unlabeled.extensions in a config).`,
     );
   }
   const name = options.name ?? `unlabeled:${folder}`;

@@ -40,8 +40,8 @@ export function forecastImageBudget(testImages: number): number {
 /** Returns `classNames` when there are at most `maxClasses`, else a seeded sample of that many in their original order. */
 function sampleClasses(classNames: readonly string[], maxClasses: number, seed: number): readonly string[] {
   if (classNames.length <= maxClasses) return classNames;
-  const kept = new Set(shuffled(classNames.map((_, i) => i), createRandom(seed).fork('forecast-classes')).slice(0, maxClasses));
-  return classNames.filter((_, i) => kept.has(i));
+  const sampled = new Set(shuffled(classNames.map((_, i) => i), createRandom(seed).fork('forecast-classes')).slice(0, maxClasses));
+  return classNames.filter((_, i) => sampled.has(i));
 }
 
 /** Throws when features contain NaN or infinite values, which would make every measurement meaningless (argmax of NaN is class 0). */

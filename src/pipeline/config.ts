@@ -153,10 +153,16 @@ export const EvaluateConfig = t.intersection([
      */
     unlabeled: t.union([
       t.literal('train-split'),
-      t.type({
-        /** Folder of unlabeled images; sub-folders are searched too. */
-        folder: t.string,
-      }),
+      t.intersection([
+        t.type({
+          /** Folder of unlabeled images; sub-folders are searched too. */
+          folder: t.string,
+        }),
+        t.partial({
+          /** File extensions counted as images. Default .jpg .jpeg .png .webp .gif .tif .tiff .avif. */
+          extensions: t.array(t.string),
+        }),
+      ]),
     ]),
     /** Forecast each cell's retention from the unlabeled images before the transplanted evaluation. Default false. */
     forecast: t.union([
@@ -165,7 +171,7 @@ export const EvaluateConfig = t.intersection([
         /** Most unlabeled images the forecast encodes. Default: 5% of the test split, 16 to 128. */
         maxImages: positiveInteger,
         /** Most classes the forecast compares; a seeded sample is drawn from more. Default 32. */
-        maxClasses: t.refinement(t.number, (n) => Number.isInteger(n) && n >= 2, 'IntegerOfAtLeast2'),
+        maxClasses: t.refinement(t.number, (n) => Number.isInteger(n) && n >= 2, 'an integer of at least 2'),
       }),
     ]),
     /** Label-free migrations to measure as extra conditions (`target-bridged`, `target-distilled`). Default none. */
@@ -180,9 +186,9 @@ export const EvaluateConfig = t.intersection([
     /** Settings of the label-free migrations. */
     migration: t.partial({
       /** Most unlabeled images a migration uses; a seeded sample is drawn from more. Default: all of them. */
-      maxImages: t.refinement(t.number, (n) => Number.isInteger(n) && n >= 2, 'IntegerOfAtLeast2'),
+      maxImages: t.refinement(t.number, (n) => Number.isInteger(n) && n >= 2, 'an integer of at least 2'),
       /** Softmax temperature of the distillation loss. Default 2. */
-      temperature: t.refinement(t.number, (n) => Number.isFinite(n) && n > 0, 'PositiveNumber'),
+      temperature: t.refinement(t.number, (n) => Number.isFinite(n) && n > 0, 'a number above 0'),
     }),
     /** Tensor backend; the CLI's --backend overrides it. Default: the first that loads. */
     backend: t.keyof({
@@ -232,11 +238,40 @@ function describeErrors(errors: t.Errors): string[] {
   return [...lines];
 }
 
+/** Returns the field names a codec built from `t.type`, `t.partial` and `t.intersection` declares. */
+function fieldNames(codec: t.Mixed): string[] {
+  if (codec instanceof t.InterfaceType || codec instanceof t.PartialType) return Object.keys(codec.props as object);
+  if (codec instanceof t.IntersectionType) return (codec.types as t.Mixed[]).flatMap(fieldNames);
+  return [];
+}
+
+/** Lists, as config problems, the fields of the top level, of each data set and of each module that the config format does not have. */
+function unknownFields(value: unknown): string[] {
+  const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!isObject(value)) return [];
+  const problems: string[] = [];
+  const check = (path: string, object: unknown, codec: t.Mixed) => {
+    if (!isObject(object)) return;
+    const known = fieldNames(codec);
+    for (const key of Object.keys(object)) {
+      if (!known.includes(key)) problems.push(`${path === '' ? '' : `${path}.`}${key}: ${unknownNameMessage('config field', key, known)}`);
+    }
+  };
+  check('', value, EvaluateConfig);
+  if (Array.isArray(value.datasets)) value.datasets.forEach((d, i) => check(`datasets.${i}`, d, DatasetConfig));
+  if (Array.isArray(value.modules)) value.modules.forEach((m, i) => check(`modules.${i}`, m, ModuleConfig));
+  return problems;
+}
+
 /**
  * Decodes an evaluate config: checks every field's type, that method names exist (suggesting the closest
  * on a typo), and resolves relative paths against `file`'s folder.
  */
 export function decodeEvaluateConfig(value: unknown, file: string): EvaluateConfig {
+  // io-ts ignores fields a codec does not name, so a misspelt optional field ("forcast") would silently
+  // fall back to its default. Unknown fields are rejected with the closest known name.
+  const unknown = unknownFields(value);
+  if (unknown.length > 0) throw new ConfigError(file, unknown);
   const decoded = EvaluateConfig.decode(value);
   if (decoded._tag === 'Left') throw new ConfigError(file, describeErrors(decoded.left));
   const config = decoded.right;
@@ -269,7 +304,7 @@ export function decodeEvaluateConfig(value: unknown, file: string): EvaluateConf
     source: backbone(config.source),
     target: backbone(config.target),
     datasets: config.datasets.map((d) => ({ ...d, root: path(d.root) })),
-    ...(config.unlabeled === undefined || config.unlabeled === 'train-split' ? {} : { unlabeled: { folder: path(config.unlabeled.folder) } }),
+    ...(config.unlabeled === undefined || config.unlabeled === 'train-split' ? {} : { unlabeled: { ...config.unlabeled, folder: path(config.unlabeled.folder) } }),
     output: path(config.output),
   };
 }

@@ -124,7 +124,11 @@ export async function runEvaluation(config: EvaluateConfig, options: RunEvaluati
 
     const migrate = config.migrate ?? [];
     const wantsUnlabeled = (config.forecast ?? false) !== false || migrate.length > 0;
-    const unlabeledFolder = wantsUnlabeled && typeof config.unlabeled === 'object' ? await loadUnlabeledImages({ folder: config.unlabeled.folder }) : undefined;
+    const folderConfig = wantsUnlabeled && typeof config.unlabeled === 'object' ? config.unlabeled : undefined;
+    const unlabeledFolder =
+      folderConfig === undefined
+        ? undefined
+        : await loadUnlabeledImages({ folder: folderConfig.folder, ...(folderConfig.extensions === undefined ? {} : { extensions: folderConfig.extensions }) });
     const unlabeledFor = (dataset: TransferDataset) => (wantsUnlabeled ? unlabeledImages(unlabeledFolder, dataset) : undefined);
 
     const modules = new Map(config.modules.map((m) => [m.method, m]));

@@ -338,7 +338,7 @@ export function validateResults(json: unknown): ResultsFile {
   const { schema, schemaVersion, libraryVersion } = json as Record<string, unknown>;
   if (schema !== 'vlm-compat-results') {
     throw new ResultsValidationError(
-      `schema is ${showValue(schema)}, but a vlm-compat results file has schema "vlm-compat-results". Pass the results.json that evaluate-transfer wrote.`,
+      `schema is ${showValue(schema)}, but a vlm-compat results file has schema "vlm-compat-results". Pass the results.json that vlm-compat evaluate (or evaluateTransfer through runEvaluation) wrote.`,
       [{ path: 'schema', value: schema, expected: '"vlm-compat-results"' }],
     );
   }

@@ -31,4 +31,8 @@ describe('decodeEvaluateConfig', () => {
   it('rejects an unknown module field', () => {
     expect(() => decodeEvaluateConfig({ ...base, modules: [{ method: 'coop', trainig: { epochs: 1 } }] }, 'c.json')).toThrow(/modules\.0\.trainig/);
   });
+
+  it('points the bridged wrapper to migrate', () => {
+    expect(() => decodeEvaluateConfig({ ...base, modules: [{ method: 'bridged' }] }, 'c.json')).toThrow(/add "migrate": \["bridge"\]/);
+  });
 });

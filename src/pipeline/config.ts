@@ -1,6 +1,7 @@
 import * as t from 'io-ts';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { methodNames } from '../adapters/registry.js';
+import { bridgedMethodName } from '../migrate/bridge.js';
 import { unknownNameMessage } from '../runtime/names.js';
 
 const positiveInteger = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0, 'PositiveInteger');
@@ -277,9 +278,14 @@ export function decodeEvaluateConfig(value: unknown, file: string): EvaluateConf
   const config = decoded.right;
 
   const problems: string[] = [];
-  const known = methodNames();
+  // The bridged wrapper needs a module already trained on the source, so a matrix cannot train it.
+  const known = methodNames().filter((name) => name !== bridgedMethodName);
   config.modules.forEach((m, i) => {
-    if (!known.includes(m.method)) problems.push(`modules.${i}.method: ${unknownNameMessage('tuning method', m.method, known)}`);
+    if (m.method === bridgedMethodName) {
+      problems.push(`modules.${i}.method: "${bridgedMethodName}" wraps a module already trained on the source and cannot be trained from a config; list the module's own method and add "migrate": ["bridge"]`);
+    } else if (!known.includes(m.method)) {
+      problems.push(`modules.${i}.method: ${unknownNameMessage('tuning method', m.method, known)}`);
+    }
   });
   if (config.datasets.length === 0) problems.push('datasets: got [], expected at least one data set');
   if (config.modules.length === 0) problems.push('modules: got [], expected at least one module');

@@ -26,14 +26,17 @@ export interface PredictOptions {
 }
 
 /** Frozen image features of a whole source, cached per backbone when the source has an id. */
-function frozenImageFeatures(backbone: Backbone, features: FeatureCache, data: ImageSource): Promise<tf.Tensor2D> | tf.Tensor2D {
+async function frozenImageFeatures(backbone: Backbone, features: FeatureCache, data: ImageSource): Promise<tf.Tensor2D> {
   const all = Array.from({ length: data.size }, (_, i) => i);
   if (data.id === undefined) return encodeImages(backbone, data, all);
-  return encodeImages(backbone, data, all).then((computed) => {
-    const kept = features.remember(backbone, `images:${data.id}`, () => computed);
-    if (kept !== computed) computed.dispose();
-    return kept;
-  });
+  const key = `images:${data.id}`;
+  const found = features.cached(backbone, key);
+  if (found !== undefined) return found;
+  const computed = await encodeImages(backbone, data, all);
+  // Another prediction on the same cache may have stored these features while this one encoded them.
+  const stored = features.remember(backbone, key, () => computed);
+  if (stored !== computed) computed.dispose();
+  return stored;
 }
 
 /**

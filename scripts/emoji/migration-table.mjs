@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Prints the Markdown table README.md shows for the bundled pair: for each module, the accuracy of every
-// condition (source + module, target zero-shot, transplanted, bridged, distilled, retrained) averaged over
-// the cells of one or more results.json files, and the forecast's rank correlation with measured retention.
+// Prints the Markdown table README.md shows for the bundled pair. For each module it gives the accuracy of
+// every condition (source + module, target zero-shot, transplanted, bridged, distilled, retrained), averaged
+// over the cells of one or more results.json files. It then prints the forecast's rank correlation with the
+// measured retention.
 //
 //   node scripts/emoji/migration-table.mjs RESULTS.json [RESULTS.json ...]
 import { readFile } from 'node:fs/promises';
@@ -37,7 +38,9 @@ for (const method of methods) {
   const values = conditions.map(([name]) => {
     const measured = own.map((cell) => cell.conditions[name]?.accuracy).filter((a) => a !== undefined && Number.isFinite(a));
     // A migration recorded as not applicable has no condition at all.
-    return measured.length === own.length ? percent(mean(measured)) : measured.length === 0 ? 'does not apply' : `${percent(mean(measured))} (${measured.length} cells)`;
+    if (measured.length === 0) return 'does not apply';
+    if (measured.length === own.length) return percent(mean(measured));
+    return `${percent(mean(measured))} (${measured.length} cells)`;
   });
   console.log(`| ${method} | ${own.length} | ${values.join(' | ')} |`);
 }

@@ -106,7 +106,7 @@ export type DatasetProblem =
       readonly folder: string;
     }
   | {
-      /** A folder of unlabeled images holds no file with an accepted extension. */
+      /** A folder of unlabeled images contains no file with an accepted extension. */
       readonly code: 'no-images';
       /** The folder. */
       readonly folder: string;

@@ -37,6 +37,11 @@ export interface ImageFolderOptions extends DatasetLoadOptions {
 
 /** File extensions counted as images when no list is given, lower case with the dot. */
 export const defaultImageExtensions = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif'];
+/** Returns the extensions counted as images (default {@link defaultImageExtensions}) in lower case with a leading dot. */
+export function imageExtensionSet(extensions: readonly string[] = defaultImageExtensions): Set<string> {
+  return new Set(extensions.map((ext) => (ext.startsWith('.') ? ext : `.${ext}`).toLowerCase()));
+}
+
 const defaultFractions: SplitFractions = { train: 0.5, val: 0.2, test: 0.3 };
 
 function invalidOption(option: string, value: unknown, expected: string): DatasetError {
@@ -118,7 +123,7 @@ export async function loadImageFolder(options: ImageFolderOptions): Promise<Data
   const fractions = resolveFractions(options);
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed)) throw invalidOption('seed', seed, 'give an integer');
-  const extensions = new Set((options.extensions ?? defaultImageExtensions).map((ext) => (ext.startsWith('.') ? ext : `.${ext}`).toLowerCase()));
+  const extensions = imageExtensionSet(options.extensions);
 
   for (const [option, folder] of [['root', root], ['testRoot', testRoot]] as const) {
     if (folder !== undefined && !(await isDirectory(folder))) {

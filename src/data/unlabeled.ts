@@ -1,7 +1,7 @@
 import { extname, join, resolve } from 'node:path';
 import { DatasetError } from './errors.js';
 import { checkImageFiles, isDirectory, listFolder } from './files.js';
-import { defaultImageExtensions } from './image-folder.js';
+import { imageExtensionSet } from './image-folder.js';
 import { ImageSplit } from './split.js';
 
 /** Options of {@link loadUnlabeledImages}. */
@@ -34,7 +34,7 @@ export async function loadUnlabeledImages(options: UnlabeledImagesOptions): Prom
   if (!(await isDirectory(folder))) {
     throw new DatasetError({ code: 'folder-not-found', folder, option: 'folder' }, `Unlabeled image folder ${folder} not found; give a folder that contains image files.`);
   }
-  const extensions = new Set((options.extensions ?? defaultImageExtensions).map((ext) => (ext.startsWith('.') ? ext : `.${ext}`).toLowerCase()));
+  const extensions = imageExtensionSet(options.extensions);
   const paths = await listImages(folder, extensions);
   if (paths.length === 0) {
     throw new DatasetError(

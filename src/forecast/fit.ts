@@ -17,7 +17,7 @@ export interface ForecastTrainingRow {
   readonly procrustesResidual: number;
   /** Zero-shot agreement of the forecast evidence, 0..1. */
   readonly zeroShotAgreement: number;
-  /** Where the module attaches, coarsely. */
+  /** Coarse attachment depth of the module. */
   readonly depthCategory: DepthCategory;
   /** accuracy(target + transplanted) / accuracy(source + module). */
   readonly retention: number;

@@ -4,13 +4,11 @@ import type { TuningModule } from '../adapters/types.js';
 import type { Backbone } from '../backbones/types.js';
 import type { ImageSource } from '../training/types.js';
 import { getLogger } from '../runtime/logger.js';
-import { createRandom } from '../runtime/random.js';
-import { shuffled } from '../training/sampler.js';
 import { encodeImages } from '../training/train.js';
 import { defaultForecastCoefficients, depthCategory, featureSetFor, predictRetention } from './predictor.js';
 import { featureSimilarity, zeroShotAgreement } from './similarity.js';
 import type { CompatibilityForecast, FeatureSimilarity, ForecastEvidence, ForecastOptions, UnlabeledImages } from './types.js';
-import { openUnlabeled } from './unlabeled.js';
+import { openUnlabeled, pickImages } from './unlabeled.js';
 
 /** Default cap on the unlabeled images a forecast encodes: a small fraction of a typical test split, and enough for the agreement share to have a standard error of at most 0.045. */
 export const defaultForecastImages = 128;
@@ -40,8 +38,7 @@ export function forecastImageBudget(testImages: number): number {
 /** Returns `classNames` when there are at most `maxClasses`, else a seeded sample of that many in their original order. */
 function sampleClasses(classNames: readonly string[], maxClasses: number, seed: number): readonly string[] {
   if (classNames.length <= maxClasses) return classNames;
-  const sampled = new Set(shuffled(classNames.map((_, i) => i), createRandom(seed).fork('forecast-classes')).slice(0, maxClasses));
-  return classNames.filter((_, i) => sampled.has(i));
+  return pickImages(classNames.length, maxClasses, seed, 'forecast-classes').map((i) => classNames[i] as string);
 }
 
 /** Throws when features contain NaN or infinite values, which would make every measurement meaningless (argmax of NaN is class 0). */

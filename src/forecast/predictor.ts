@@ -73,7 +73,7 @@ export const forecastCoefficientsCodec = t.type(
     level: finite,
     /** [min, max] of each non-constant feature among the fitted cells. */
     ranges: t.record(t.string, t.tuple([finite, finite])),
-    /** What the coefficients were fitted on. */
+    /** Provenance of the coefficients: the cells they were fitted on. */
     fittedOn: t.type({
       /** Cells the fit used. */
       cells: finite,

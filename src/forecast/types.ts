@@ -32,7 +32,7 @@ export interface FeatureSimilarity {
 
 /** The label-free measurements a forecast rests on. */
 export interface ForecastEvidence {
-  /** Which features were compared: image features, class-prompt features or both. */
+  /** Features compared: image features, class-prompt features or both. */
   readonly featureSet: FeatureSet;
   /** Combined CKA: the image or text value, or their mean for `image+text`. */
   readonly cka: number;
@@ -102,7 +102,7 @@ export interface ForecastCoefficients {
   readonly level: number;
   /** [min, max] of each non-constant feature among the fitted cells. */
   readonly ranges: Readonly<Record<string, readonly [number, number]>>;
-  /** What the coefficients were fitted on. */
+  /** Provenance of the coefficients: the cells they were fitted on. */
   readonly fittedOn: {
     /** Cells the fit used. */
     readonly cells: number;

@@ -50,13 +50,14 @@ function checkSize(source: ImageSource, purpose: string, minimum: number): void 
 
 /**
  * Picks which images to use: every one when the source has at most `maxImages`, else a seeded sample of
- * `maxImages`, in ascending order.
+ * `maxImages`, in ascending order. `stream` names the random stream, so that samples of different things
+ * drawn with one seed are independent.
  */
-export function pickImages(size: number, maxImages: number, seed: number): number[] {
+export function pickImages(size: number, maxImages: number, seed: number, stream = 'unlabeled-sample'): number[] {
   if (!Number.isInteger(maxImages) || maxImages < 1) throw new Error(`maxImages must be a positive integer, got ${maxImages}`);
   const all = Array.from({ length: size }, (_, i) => i);
   if (size <= maxImages) return all;
-  return shuffled(all, createRandom(seed).fork('unlabeled-sample'))
+  return shuffled(all, createRandom(seed).fork(stream))
     .slice(0, maxImages)
     .sort((a, b) => a - b);
 }

@@ -12,25 +12,29 @@ import type { ResultsFile } from './results.js';
 const defaultShots = [16];
 const defaultSeeds = [1];
 
-/** Adapts a loaded data set to evaluate-transfer: each split opened once per backbone with its preprocessing. */
-export function transferDataset(dataset: Dataset): TransferDataset {
+/** Returns `split` opened with a backbone's preprocessing, opening it once per backbone. */
+function openPerBackbone(split: ImageSplit): (backbone: Backbone) => ImageSource {
   const opened = new Map<string, ImageSource>();
-  const open = (split: 'train' | 'val' | 'test', backbone: Backbone): ImageSource => {
-    const key = `${split}:${backbone.identity.weightsSha256}:${backbone.identity.name}`;
+  return (backbone) => {
+    const key = `${backbone.identity.weightsSha256}:${backbone.identity.name}`;
     let source = opened.get(key);
     if (source === undefined) {
-      source = dataset[split].forBackbone(backbone.preprocess);
+      source = split.forBackbone(backbone.preprocess);
       opened.set(key, source);
     }
     return source;
   };
+}
+
+/** Adapts a loaded data set to evaluate-transfer: each split opened once per backbone with its preprocessing. */
+export function transferDataset(dataset: Dataset): TransferDataset {
   return {
     name: dataset.name,
     classNames: dataset.classNames,
     template: dataset.template,
-    train: (backbone) => open('train', backbone),
-    test: (backbone) => open('test', backbone),
-    val: (backbone) => open('val', backbone),
+    train: openPerBackbone(dataset.train),
+    test: openPerBackbone(dataset.test),
+    val: openPerBackbone(dataset.val),
   };
 }
 
@@ -71,21 +75,6 @@ export interface RunEvaluationOptions {
   readonly shard?: Shard;
   /** Called for every finished cell and every training step. */
   readonly onEvent?: (event: EvaluationEvent) => void;
-}
-
-/** Returns a cell's unlabeled images: the folder's images opened for the backbone, or the data set's training pool. */
-function unlabeledImages(folder: ImageSplit | undefined, dataset: TransferDataset): (backbone: Backbone) => ImageSource {
-  if (folder === undefined) return (backbone) => dataset.train(backbone);
-  const opened = new Map<string, ImageSource>();
-  return (backbone) => {
-    const key = `${backbone.identity.weightsSha256}:${backbone.identity.name}`;
-    let source = opened.get(key);
-    if (source === undefined) {
-      source = folder.forBackbone(backbone.preprocess);
-      opened.set(key, source);
-    }
-    return source;
-  };
 }
 
 /** Returns the forecast and migration settings of {@link evaluateTransfer} that a config requests. */
@@ -129,7 +118,9 @@ export async function runEvaluation(config: EvaluateConfig, options: RunEvaluati
       folderConfig === undefined
         ? undefined
         : await loadUnlabeledImages({ folder: folderConfig.folder, ...(folderConfig.extensions === undefined ? {} : { extensions: folderConfig.extensions }) });
-    const unlabeledFor = (dataset: TransferDataset) => (wantsUnlabeled ? unlabeledImages(unlabeledFolder, dataset) : undefined);
+    const openFolder = unlabeledFolder === undefined ? undefined : openPerBackbone(unlabeledFolder);
+    // A cell's unlabeled images: the folder's, or else its data set's training pool.
+    const unlabeledFor = (dataset: TransferDataset) => (wantsUnlabeled ? (openFolder ?? dataset.train) : undefined);
 
     const modules = new Map(config.modules.map((m) => [m.method, m]));
     const cells = planMatrix([...modules.keys()], [...datasets.keys()], config.shots ?? defaultShots, config.seeds ?? defaultSeeds);

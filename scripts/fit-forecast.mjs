@@ -61,10 +61,11 @@ async function main() {
     }
     const found = forecastRowsFromResults(json, path, { minSourceAccuracy });
     rows.push(...found.rows);
-    const { notOk, noForecast, undefinedValues, lowSourceAccuracy } = found.skipped;
+    const { notOk, noForecast, undefinedValues, lowSourceAccuracy, plainCka } = found.skipped;
     console.log(
       `${path}: ${found.rows.length} cells used; skipped ${notOk} not ok, ${noForecast} without forecast evidence, ` +
-        `${undefinedValues} with an undefined retention or measurement, ${lowSourceAccuracy} with source accuracy below ${minSourceAccuracy}`,
+        `${undefinedValues} with an undefined retention or measurement, ${lowSourceAccuracy} with source accuracy below ${minSourceAccuracy}, ` +
+        `${plainCka} with plain CKA (rerun them with this version)`,
     );
   }
 

@@ -11,7 +11,9 @@ import {
   forecastCompatibility,
   forecastImageBudget,
   forecastFeatureNames,
+  debiasedLinearCka,
   linearCka,
+  nuclearNorm,
   predictRetention,
   procrustesResidual,
   symmetricEigen,
@@ -175,7 +177,23 @@ describe('forecastCompatibility', () => {
   it('samples at most maxClasses', async () => {
     const { evidence } = await forecastCompatibility(module('coop', { contextTokens: 2 }), source, target, unlabeled, { maxClasses: 3 });
     expect(evidence.classPrompts).toBe(3);
-    expect(evidence.text?.rows).toBe(3);
+  });
+
+  it('judges a prompt with under 4 classes on images', async () => {
+    const { evidence } = await forecastCompatibility(module('coop', { contextTokens: 2 }), source, target, unlabeled, { maxClasses: 3 });
+    expect(evidence.featureSet).toBe('image');
+    expect(evidence.text).toBeUndefined();
+  });
+
+  it('records the CKA estimator', async () => {
+    const { evidence } = await forecastCompatibility(module('clip-adapter'), source, target, unlabeled);
+    expect(evidence.ckaEstimator).toBe('debiased');
+  });
+
+  it('rejects fewer than 4 unlabeled images', async () => {
+    const few = new TensorImageSource(tf.randomNormal([3, 16, 16, 3]) as tf.Tensor4D, new Int32Array(3));
+    await expect(forecastCompatibility(module('clip-adapter'), source, target, few)).rejects.toThrow(/needs at least 4 unlabeled images, but the image source has 3/);
+    few.dispose();
   });
 
   it('draws the same classes for one seed', async () => {
@@ -219,11 +237,11 @@ describe('forecastCompatibility', () => {
   });
 
   it('uses the given coefficients', async () => {
-    const weights = [0.1, 0.2, -0.3, 0.5, 0, 0];
+    const weights = [0.1, 0.2, 0.5, 0, 0];
     const coefficients: ForecastCoefficients = { ...defaultForecastCoefficients(), weights, residualStd: 0 };
     const forecast = await forecastCompatibility(module('clip-adapter'), source, target, unlabeled, { coefficients });
-    const { cka, procrustesResidual: residual, zeroShotAgreement } = forecast.evidence;
-    expect(forecast.predictedRetention).toBeCloseTo(0.1 + 0.2 * cka - 0.3 * residual + 0.5 * zeroShotAgreement, 12);
+    const { cka, zeroShotAgreement } = forecast.evidence;
+    expect(forecast.predictedRetention).toBeCloseTo(0.1 + 0.2 * cka + 0.5 * zeroShotAgreement, 12);
   });
 });
 
@@ -236,29 +254,29 @@ describe('forecastImageBudget', () => {
     expect(forecastImageBudget(50_000)).toBe(128);
   });
 
-  it('keeps at least 16 images', () => {
-    expect(forecastImageBudget(40)).toBe(16);
+  it('keeps at least 8 images', () => {
+    expect(forecastImageBudget(128)).toBe(8);
   });
 });
 
 describe('predictRetention', () => {
   const base: ForecastCoefficients = {
     ...defaultForecastCoefficients(),
-    weights: [0.2, 0.5, -0.1, 0.4, -0.2, 0.1],
+    weights: [0.2, 0.5, 0.4, -0.2, 0.1],
     covariance: forecastFeatureNames.map((_, i) => forecastFeatureNames.map((__, j) => (i === j ? 0.5 : 0))),
     residualStd: 0.1,
     intervalZ: 2,
-    ranges: { cka: [0.5, 1], procrustesResidual: [0, 1], zeroShotAgreement: [0, 1], 'depth:input': [0, 1], 'depth:layers': [0, 1] },
+    ranges: { cka: [0.5, 1], zeroShotAgreement: [0, 1], 'depth:input': [0, 1], 'depth:layers': [0, 1] },
   };
-  const evidence = { cka: 0.9, procrustesResidual: 0.2, zeroShotAgreement: 0.8, depthCategory: 'input' as const };
+  const evidence = { cka: 0.9, zeroShotAgreement: 0.8, depthCategory: 'input' as const };
 
   it('is the weighted sum', () => {
-    expect(predictRetention(base, evidence).predictedRetention).toBeCloseTo(0.2 + 0.45 - 0.02 + 0.32 - 0.2, 12);
+    expect(predictRetention(base, evidence).predictedRetention).toBeCloseTo(0.2 + 0.45 + 0.32 - 0.2, 12);
   });
 
   it('widens the interval with leverage', () => {
     const { interval, predictedRetention } = predictRetention(base, evidence);
-    const leverage = 0.5 * (1 + 0.81 + 0.04 + 0.64 + 1);
+    const leverage = 0.5 * (1 + 0.81 + 0.64 + 1);
     expect(interval[1] - predictedRetention).toBeCloseTo(2 * 0.1 * Math.sqrt(1 + leverage), 12);
   });
 
@@ -314,9 +332,83 @@ describe('similarity measures', () => {
     expect(residual).toBeLessThan(1e-6);
   });
 
+  it('gives the same residual for fewer rows than dimensions', () => {
+    const random = createRandom(5);
+    const [t, s] = [6, 6].map(() => tf.tensor2d(Array.from({ length: 6 * 12 }, () => random.normal()), [6, 12])) as [tf.Tensor2D, tf.Tensor2D];
+    const product = tf.tidy(() => tf.matMul(tf.div(t, tf.norm(t, 2, 1, true)), tf.div(s, tf.norm(s, 2, 1, true)), true, false));
+    const cross = Float64Array.from(product.dataSync());
+    product.dispose();
+    const expected = (6 + 6 - 2 * nuclearNorm(cross, 12, 12)) / 6;
+    const residual = procrustesResidual(t, s);
+    tf.dispose([t, s]);
+    expect(residual).toBeCloseTo(expected, 5);
+  });
+
   it('rejects different row counts', () => {
     const y = tf.ones([4, 3]) as tf.Tensor2D;
     expect(() => linearCka(x, y)).toThrow(/10 rows but y has 4/);
     y.dispose();
+  });
+});
+
+/** Unbiased HSIC as the plain U-statistic over ordered quadruples of distinct rows, from Gram matrices. */
+function quadrupleHsic(k: number[][], l: number[][]): number {
+  const n = k.length;
+  let sum = 0;
+  let count = 0;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++)
+      for (let q = 0; q < n; q++)
+        for (let r = 0; r < n; r++) {
+          if (new Set([i, j, q, r]).size < 4) continue;
+          const kij = k[i]?.[j] as number;
+          sum += kij * (l[i]?.[j] as number) + kij * (l[q]?.[r] as number) - 2 * kij * (l[i]?.[q] as number);
+          count++;
+        }
+  return sum / count;
+}
+
+describe('debiasedLinearCka', () => {
+  const random = createRandom(12);
+  const draw = (rows: number, columns: number) => tf.tensor2d(Array.from({ length: rows * columns }, () => random.normal()), [rows, columns]);
+
+  it('matches the quadruple U-statistic', () => {
+    const [x, y] = [draw(7, 3), draw(7, 5)];
+    const gram = (z: tf.Tensor2D) => tf.tidy(() => tf.matMul(z, z, false, true).arraySync() as number[][]);
+    const [k, l] = [gram(x), gram(y)];
+    const expected = quadrupleHsic(k, l) / Math.sqrt(quadrupleHsic(k, k) * quadrupleHsic(l, l));
+    const cka = debiasedLinearCka(x, y);
+    tf.dispose([x, y]);
+    expect(cka).toBeCloseTo(expected, 10);
+  });
+
+  it('gives 1 for a rotation and scale', () => {
+    const x = draw(10, 3);
+    const rotation = randomOrthogonal(3, 9);
+    const y = tf.tidy(() => tf.mul(tf.matMul(x, rotation), 3) as tf.Tensor2D);
+    const cka = debiasedLinearCka(x, y);
+    tf.dispose([x, rotation, y]);
+    expect(cka).toBeCloseTo(1, 5);
+  });
+
+  // 32 independent Gaussian rows in 128 dimensions: debiased CKA spreads by about 0.05 around 0, while plain CKA is about 0.8.
+  it('stays near 0 for independent features of few rows', () => {
+    const [x, y] = [draw(32, 128), draw(32, 128)];
+    const cka = debiasedLinearCka(x, y);
+    tf.dispose([x, y]);
+    expect(Math.abs(cka)).toBeLessThan(0.2);
+  });
+
+  it('differs from plain CKA there', () => {
+    const [x, y] = [draw(32, 128), draw(32, 128)];
+    const plain = linearCka(x, y);
+    tf.dispose([x, y]);
+    expect(plain).toBeGreaterThan(0.5);
+  });
+
+  it('rejects fewer than 4 rows', () => {
+    const x = draw(3, 2);
+    expect(() => debiasedLinearCka(x, x)).toThrow(/at least 4 rows, got 3/);
+    x.dispose();
   });
 });

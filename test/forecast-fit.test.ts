@@ -18,11 +18,10 @@ function syntheticRows(count: number, weights: readonly number[], noise = 0, see
   return Array.from({ length: count }, (_, i) => {
     const depthCategory = depths[i % 3] as (typeof depths)[number];
     const cka = random.next();
-    const procrustesResidual = 2 * random.next();
     const zeroShotAgreement = random.next();
-    const x = [1, cka, procrustesResidual, zeroShotAgreement, depthCategory === 'input' ? 1 : 0, depthCategory === 'layers' ? 1 : 0];
+    const x = [1, cka, zeroShotAgreement, depthCategory === 'input' ? 1 : 0, depthCategory === 'layers' ? 1 : 0];
     const retention = x.reduce((sum, value, k) => sum + value * (weights[k] as number), 0) + noise * random.normal();
-    return { method: `m${i % 2}`, backbonePair: 'a → b', dataset: 'd', cka, procrustesResidual, zeroShotAgreement, depthCategory, retention };
+    return { method: `m${i % 2}`, backbonePair: 'a → b', dataset: 'd', cka, zeroShotAgreement, depthCategory, retention };
   });
 }
 
@@ -36,13 +35,13 @@ function cell(overrides: Record<string, unknown> = {}): Record<string, unknown> 
     key: { method: 'coop', dataset: 'd' },
     status: 'ok',
     conditions: { 'source-module': { accuracy: 0.8 }, 'target-transplanted': { accuracy: 0.6 } },
-    forecast: { evidence: { cka: 0.7, procrustesResidual: 0.4, zeroShotAgreement: 0.5, depthCategory: 'input' } },
+    forecast: { evidence: { cka: 0.7, procrustesResidual: 0.4, zeroShotAgreement: 0.5, depthCategory: 'input', ckaEstimator: 'debiased' } },
     ...overrides,
   };
 }
 
 describe('fitForecastCoefficients', () => {
-  const weights = [0.3, 0.5, -0.2, 0.4, -0.1, 0.05];
+  const weights = [0.3, 0.5, 0.4, -0.1, 0.05];
 
   it('recovers exact weights without ridge', () => {
     const fitted = fitForecastCoefficients(syntheticRows(40, weights), { ridge: 0, note: 'synthetic' });
@@ -115,11 +114,12 @@ describe('forecastRowsFromResults', () => {
         cell({ status: 'failed' }),
         cell({ forecast: undefined }),
         cell({ conditions: { 'source-module': { accuracy: 0 }, 'target-transplanted': { accuracy: 0 } } }),
-        cell({ forecast: { evidence: { cka: null, procrustesResidual: 0.1, zeroShotAgreement: 0.5, depthCategory: 'output' } } }),
+        cell({ forecast: { evidence: { cka: null, procrustesResidual: 0.1, zeroShotAgreement: 0.5, depthCategory: 'output', ckaEstimator: 'debiased' } } }),
+        cell({ forecast: { evidence: { cka: 0.9, procrustesResidual: 0.1, zeroShotAgreement: 0.5, depthCategory: 'output' } } }),
       ]),
       'r.json',
     );
-    expect(skipped).toEqual({ notOk: 1, noForecast: 1, undefinedValues: 2, lowSourceAccuracy: 0 });
+    expect(skipped).toEqual({ notOk: 1, noForecast: 1, undefinedValues: 2, lowSourceAccuracy: 0, plainCka: 1 });
   });
 
   it('leaves out low source accuracy', () => {
@@ -136,7 +136,7 @@ describe('forecastRowsFromResults', () => {
 
 describe('coefficients', () => {
   it('ships valid coefficients', () => {
-    expect(defaultForecastCoefficients().features).toHaveLength(6);
+    expect(defaultForecastCoefficients().features).toHaveLength(5);
   });
 
   it('rejects other features', () => {

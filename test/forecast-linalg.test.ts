@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nuclearNorm, orthogonalProcrustes, symmetricEigen, symmetricEigenvalues } from '../src/forecast/linalg.js';
+import { crossNuclearNorm, nuclearNorm, orthogonalProcrustes, symmetricEigen, symmetricEigenvalues } from '../src/forecast/linalg.js';
 import { createRandom } from '../src/runtime/random.js';
 
 function randomMatrix(rows: number, cols: number, seed: number): Float64Array {
@@ -127,5 +127,30 @@ describe('nuclearNorm', () => {
   it('is the same for a matrix and its transpose', () => {
     const m = randomMatrix(3, 8, 15);
     expect(nuclearNorm(m, 3, 8)).toBeCloseTo(nuclearNorm(transpose(m, 3, 8), 8, 3), 10);
+  });
+});
+
+describe('crossNuclearNorm', () => {
+  // A [n, da] and B [n, db] with n below both dimensions, as when a forecast compares a few images.
+  const [n, da, db] = [7, 20, 16];
+  const a = randomMatrix(n, da, 21);
+  const b = randomMatrix(n, db, 22);
+  const gram = (x: Float64Array, cols: number) => multiply(x, transpose(x, n, cols), n, cols, n);
+
+  it('equals the nuclear norm of Aᵀ B', () => {
+    const direct = nuclearNorm(multiply(transpose(a, n, da), b, da, n, db), da, db);
+    expect(crossNuclearNorm(gram(a, da), gram(b, db), n)).toBeCloseTo(direct, 8);
+  });
+
+  it('handles a rank-deficient Gram matrix', () => {
+    // Two equal rows make A Aᵀ singular.
+    const repeated = Float64Array.from(a);
+    repeated.set(a.subarray(0, da), da);
+    const direct = nuclearNorm(multiply(transpose(repeated, n, da), b, da, n, db), da, db);
+    expect(crossNuclearNorm(gram(repeated, da), gram(b, db), n)).toBeCloseTo(direct, 6);
+  });
+
+  it('rejects Gram matrices of the wrong size', () => {
+    expect(() => crossNuclearNorm(new Float64Array(9), new Float64Array(4), 3)).toThrow(/have 9 and 4 entries, expected 3 × 3 = 9/);
   });
 });

@@ -11,10 +11,8 @@ export interface ForecastTrainingRow {
   readonly backbonePair: string;
   /** Data set of the cell. */
   readonly dataset: string;
-  /** Linear CKA of the forecast evidence, 0..1. */
+  /** Debiased linear CKA of the forecast evidence, about 0..1. */
   readonly cka: number;
-  /** Procrustes residual of the forecast evidence, 0..2. */
-  readonly procrustesResidual: number;
   /** Zero-shot agreement of the forecast evidence, 0..1. */
   readonly zeroShotAgreement: number;
   /** Coarse attachment depth of the module. */
@@ -25,9 +23,9 @@ export interface ForecastTrainingRow {
 
 const evidenceCodec = t.type({
   cka: t.union([t.number, t.null]),
-  procrustesResidual: t.union([t.number, t.null]),
   zeroShotAgreement: t.union([t.number, t.null]),
   depthCategory: t.keyof({ input: null, layers: null, output: null }),
+  ckaEstimator: t.union([t.string, t.undefined]),
 });
 
 const conditionCodec = t.type({ accuracy: t.union([t.number, t.null]) });
@@ -54,6 +52,8 @@ export interface SkippedCells {
   readonly undefinedValues: number;
   /** Cells whose source + module accuracy is below `minSourceAccuracy`, where retention is a ratio of two small, noisy numbers. */
   readonly lowSourceAccuracy: number;
+  /** Cells whose forecast measured plain CKA (results written before CKA was debiased), which is not comparable across sample sizes. */
+  readonly plainCka: number;
 }
 
 /** Options of {@link forecastRowsFromResults}. */
@@ -91,6 +91,7 @@ export function forecastRowsFromResults(json: unknown, origin: string, options: 
   let noForecast = 0;
   let undefinedValues = 0;
   let lowSourceAccuracy = 0;
+  let plainCka = 0;
 
   for (const cell of results.cells) {
     if (cell.status !== 'ok') {
@@ -101,10 +102,14 @@ export function forecastRowsFromResults(json: unknown, origin: string, options: 
       noForecast++;
       continue;
     }
+    if (cell.forecast.evidence.ckaEstimator !== 'debiased') {
+      plainCka++;
+      continue;
+    }
     const sourceAccuracy = cell.conditions['source-module']?.accuracy;
     const transplantedAccuracy = cell.conditions['target-transplanted']?.accuracy;
-    const { cka, procrustesResidual, zeroShotAgreement, depthCategory } = cell.forecast.evidence;
-    const values = [sourceAccuracy, transplantedAccuracy, cka, procrustesResidual, zeroShotAgreement];
+    const { cka, zeroShotAgreement, depthCategory } = cell.forecast.evidence;
+    const values = [sourceAccuracy, transplantedAccuracy, cka, zeroShotAgreement];
     if (values.some((value) => typeof value !== 'number' || !Number.isFinite(value)) || sourceAccuracy === 0) {
       undefinedValues++;
       continue;
@@ -118,13 +123,12 @@ export function forecastRowsFromResults(json: unknown, origin: string, options: 
       backbonePair,
       dataset: cell.key.dataset,
       cka: cka as number,
-      procrustesResidual: procrustesResidual as number,
       zeroShotAgreement: zeroShotAgreement as number,
       depthCategory,
       retention: (transplantedAccuracy as number) / (sourceAccuracy as number),
     });
   }
-  return { rows, skipped: { notOk, noForecast, undefinedValues, lowSourceAccuracy } };
+  return { rows, skipped: { notOk, noForecast, undefinedValues, lowSourceAccuracy, plainCka } };
 }
 
 /** Inverts a small square matrix [n, n] by Gauss–Jordan elimination with partial pivoting. */

@@ -39,8 +39,8 @@ export function featureSetFor(depth: AttachmentDepth): FeatureSet {
 }
 
 /** Builds the predictor's input row for some evidence, in the order of {@link forecastFeatureNames}. */
-export function designRow(evidence: Pick<ForecastEvidence, 'cka' | 'procrustesResidual' | 'zeroShotAgreement' | 'depthCategory'>): number[] {
-  return [1, evidence.cka, evidence.procrustesResidual, evidence.zeroShotAgreement, evidence.depthCategory === 'input' ? 1 : 0, evidence.depthCategory === 'layers' ? 1 : 0];
+export function designRow(evidence: Pick<ForecastEvidence, 'cka' | 'zeroShotAgreement' | 'depthCategory'>): number[] {
+  return [1, evidence.cka, evidence.zeroShotAgreement, evidence.depthCategory === 'input' ? 1 : 0, evidence.depthCategory === 'layers' ? 1 : 0];
 }
 
 const finite = new t.Type<number, number, unknown>(
@@ -144,7 +144,7 @@ export interface RetentionPrediction {
  * Predicts retention from evidence: wᵀx, with the interval wᵀx ± z σ √(1 + xᵀ C x) from the residual
  * standard deviation σ and the weight covariance factor C of the fit. The lower end is clamped at 0.
  */
-export function predictRetention(coefficients: ForecastCoefficients, evidence: Pick<ForecastEvidence, 'cka' | 'procrustesResidual' | 'zeroShotAgreement' | 'depthCategory'>): RetentionPrediction {
+export function predictRetention(coefficients: ForecastCoefficients, evidence: Pick<ForecastEvidence, 'cka' | 'zeroShotAgreement' | 'depthCategory'>): RetentionPrediction {
   const x = designRow(evidence);
   let mean = 0;
   let leverage = 0;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { l2Normalize } from '../adapters/features.js';
-import { nuclearNorm } from './linalg.js';
+import { crossNuclearNorm, nuclearNorm } from './linalg.js';
 import type { FeatureSimilarity } from './types.js';
 
 /** Reads a 2-D tensor into float64. */
@@ -40,6 +40,62 @@ export function linearCka(x: tf.Tensor2D, y: tf.Tensor2D): number {
   });
 }
 
+/** Reads the Gram matrix x xᵀ [n, n] of rows x [n, d] into float64 with its diagonal set to 0. */
+function hollowGram(x: tf.Tensor2D): Float64Array {
+  const gram = Float64Array.from(tf.tidy(() => tf.matMul(x, x, false, true).dataSync()));
+  const n = x.shape[0];
+  for (let i = 0; i < n; i++) gram[i * n + i] = 0;
+  return gram;
+}
+
+/**
+ * Unbiased estimator of HSIC (Song et al., "Feature Selection via Dependence Maximization", JMLR 2012) from two
+ * hollow Gram matrices [n, n]: (tr(K L) + 1ᵀK1 · 1ᵀL1 / ((n−1)(n−2)) − 2 · 1ᵀK L1 / (n−2)) / (n(n−3)).
+ */
+function unbiasedHsic(k: Float64Array, l: Float64Array, n: number): number {
+  let trace = 0;
+  let sumK = 0;
+  let sumL = 0;
+  let rowProducts = 0;
+  for (let i = 0; i < n; i++) {
+    let rowK = 0;
+    let rowL = 0;
+    for (let j = 0; j < n; j++) {
+      const kij = k[i * n + j] as number;
+      const lij = l[i * n + j] as number;
+      trace += kij * lij;
+      rowK += kij;
+      rowL += lij;
+    }
+    sumK += rowK;
+    sumL += rowL;
+    rowProducts += rowK * rowL;
+  }
+  return (trace + (sumK * sumL) / ((n - 1) * (n - 2)) - (2 * rowProducts) / (n - 2)) / (n * (n - 3));
+}
+
+/** Fewest rows {@link debiasedLinearCka} accepts: the unbiased HSIC estimator divides by n − 3. */
+export const debiasedCkaMinimumRows = 4;
+
+/**
+ * Linear CKA with the unbiased HSIC estimator in place of the plain one (the debiased CKA of Nguyen, Raghu
+ * and Kornblith, "Do Wide and Deep Networks Learn the Same Things?", ICLR 2021). Plain CKA of n rows in d
+ * dimensions rises towards 1 as n falls below d, so values from different sample sizes cannot be compared;
+ * the debiased value stays near the large-sample one down to about 8 rows, with a wider spread. Needs at
+ * least {@link debiasedCkaMinimumRows} rows; returns NaN when either side has no variance. Can fall slightly
+ * below 0 or above 1 on small samples.
+ */
+export function debiasedLinearCka(x: tf.Tensor2D, y: tf.Tensor2D): number {
+  const n = x.shape[0];
+  if (n !== y.shape[0]) throw new Error(`debiasedLinearCka: x has ${n} rows but y has ${y.shape[0]}; pass two representations of the same rows`);
+  if (n < debiasedCkaMinimumRows) throw new Error(`debiasedLinearCka needs at least ${debiasedCkaMinimumRows} rows, got ${n}; pass more images or prompts`);
+  const k = hollowGram(x);
+  const l = hollowGram(y);
+  const cross = unbiasedHsic(k, l, n);
+  const self = unbiasedHsic(k, k, n) * unbiasedHsic(l, l, n);
+  return self > 0 ? cross / Math.sqrt(self) : Number.NaN;
+}
+
 /**
  * Relative residual of the best orthogonal map from `target` [n, dt] to `source` [n, ds] rows, both L2
  * normalized first: min over orthogonal W of ‖T W − S‖²_F / ‖S‖²_F = (‖T‖² + ‖S‖² − 2 ‖Tᵀ S‖_*) / ‖S‖²,
@@ -47,25 +103,41 @@ export function linearCka(x: tf.Tensor2D, y: tf.Tensor2D): number {
  */
 export function procrustesResidual(target: tf.Tensor2D, source: tf.Tensor2D): number {
   if (target.shape[0] !== source.shape[0]) throw new Error(`procrustesResidual: target has ${target.shape[0]} rows but source has ${source.shape[0]}`);
-  let cross: Float64Array = new Float64Array(0);
+  const rows = target.shape[0];
+  // With fewer rows than dimensions the n × n Gram matrices give the same nuclear norm at a fraction of the cost.
+  const throughGrams = rows < Math.min(target.shape[1], source.shape[1]);
+  let matrices: Float64Array[] = [];
   let targetNorm = 0;
   let sourceNorm = 0;
   tf.tidy(() => {
     const t = l2Normalize(target);
     const s = l2Normalize(source);
-    cross = toFloat64(tf.matMul(t, s, true, false) as tf.Tensor2D);
+    matrices = throughGrams
+      ? [toFloat64(tf.matMul(t, t, false, true) as tf.Tensor2D), toFloat64(tf.matMul(s, s, false, true) as tf.Tensor2D)]
+      : [toFloat64(tf.matMul(t, s, true, false) as tf.Tensor2D)];
     targetNorm = squaredNorm(t);
     sourceNorm = squaredNorm(s);
   });
   if (sourceNorm === 0) return Number.NaN;
-  const residual = (targetNorm + sourceNorm - 2 * nuclearNorm(cross, target.shape[1], source.shape[1])) / sourceNorm;
+  const [first, second] = matrices as [Float64Array, Float64Array | undefined];
+  const nuclear = second === undefined ? nuclearNorm(first, target.shape[1], source.shape[1]) : crossNuclearNorm(first, second, rows);
+  const residual = (targetNorm + sourceNorm - 2 * nuclear) / sourceNorm;
   // Rounding can leave a residual of −1e-7 for identical features.
   return Math.max(residual, 0);
 }
 
-/** CKA and Procrustes residual of two representations of the same rows; CKA is taken on L2-normalized rows. */
+/**
+ * Debiased CKA and Procrustes residual of two representations of the same rows (at least
+ * {@link debiasedCkaMinimumRows}), both on L2-normalized rows.
+ */
 export function featureSimilarity(target: tf.Tensor2D, source: tf.Tensor2D): FeatureSimilarity {
-  const cka = tf.tidy(() => linearCka(l2Normalize(source), l2Normalize(target)));
+  const [s, t] = tf.tidy(() => [l2Normalize(source), l2Normalize(target)]) as [tf.Tensor2D, tf.Tensor2D];
+  let cka: number;
+  try {
+    cka = debiasedLinearCka(s, t);
+  } finally {
+    tf.dispose([s, t]);
+  }
   return { cka, procrustesResidual: procrustesResidual(target, source), rows: source.shape[0] };
 }
 

@@ -19,11 +19,15 @@ export type DepthCategory = 'input' | 'layers' | 'output';
 
 /** Similarity of the two backbones on one kind of features. */
 export interface FeatureSimilarity {
-  /** Linear CKA (Kornblith et al., ICML 2019) of L2-normalized source and target features, 0..1; 1 = same geometry. */
+  /**
+   * Debiased linear CKA (see {@link debiasedLinearCka}) of L2-normalized source and target features, about 0..1;
+   * 1 = same geometry. Unlike plain CKA it does not rise as fewer rows are compared.
+   */
   readonly cka: number;
   /**
    * ‖T W − S‖²_F / ‖S‖²_F for L2-normalized target features T, source features S and the orthogonal W that
-   * minimizes it, 0..2; 0 = the target is the source up to a rotation.
+   * minimizes it, 0..2; 0 = the target is the source up to a rotation. With fewer rows than dimensions the map
+   * fits the sample better than new images, so this falls as fewer rows are compared: read it next to `rows`.
    */
   readonly procrustesResidual: number;
   /** Rows compared: unlabeled images or class prompts. */
@@ -34,6 +38,12 @@ export interface FeatureSimilarity {
 export interface ForecastEvidence {
   /** Features compared: image features, class-prompt features or both. */
   readonly featureSet: FeatureSet;
+  /**
+   * How `cka` was estimated: `debiased` (unbiased HSIC), which every forecast now records. Absent in results
+   * written before the field existed, whose CKA was the plain estimate that rises on small samples; the
+   * forecast fit leaves such cells out.
+   */
+  readonly ckaEstimator?: 'debiased';
   /** Combined CKA: the image or text value, or their mean for `image+text`. */
   readonly cka: number;
   /** Combined Procrustes residual, combined like `cka`. */
@@ -75,7 +85,10 @@ export interface CompatibilityForecast {
 }
 
 /** Names of the predictor's inputs, in the order of {@link ForecastCoefficients.weights}. */
-export const forecastFeatureNames = ['intercept', 'cka', 'procrustesResidual', 'zeroShotAgreement', 'depth:input', 'depth:layers'] as const;
+// NOTE: the Procrustes residual is evidence but not an input: with fewer images than dimensions the orthogonal
+// map fits the sample, so the residual grows with the number of images compared (0.04 at 8 images and 0.20 at
+// 288 on the bundled emoji pair), and forecasts made with different image budgets could not share one weight.
+export const forecastFeatureNames = ['intercept', 'cka', 'zeroShotAgreement', 'depth:input', 'depth:layers'] as const;
 
 /** The fitted linear predictor of retention, as scripts/fit-forecast.mjs writes it. */
 export interface ForecastCoefficients {

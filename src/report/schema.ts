@@ -185,7 +185,6 @@ export const mismatchCodec = t.type(
 /** The coordinates of a cell in the method × data set × shots × seed matrix. */
 export const cellKeyCodec = t.type({ method: t.string, dataset: t.string, seed: integer, shots: count }, 'CellKey');
 
-/** Codec of the outcome of one cell of the method × data set × shots × seed matrix. */
 /** Similarity of two backbones on one kind of features, as a forecast records it. */
 const featureSimilarityCodec = t.type({ cka: t.number, procrustesResidual: t.number, rows: count }, 'FeatureSimilarity');
 
@@ -205,7 +204,7 @@ const forecastCodec = t.type(
         images: count,
         classPrompts: count,
       }),
-      t.partial({ image: featureSimilarityCodec, text: featureSimilarityCodec }),
+      t.partial({ ckaEstimator: t.literal('debiased'), image: featureSimilarityCodec, text: featureSimilarityCodec }),
     ]),
     extrapolated: t.array(t.string),
     calibration: t.string,

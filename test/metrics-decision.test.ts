@@ -5,6 +5,8 @@ import {
   decide,
   DecisionInputError,
   defaultPrices,
+  formatReasonInEnglish,
+  formatStepInEnglish,
   type CostRecord,
   type DecisionInput,
 } from '../src/metrics/index.js';
@@ -242,6 +244,111 @@ describe('decide edge cases', () => {
   });
 });
 
+describe('decide structured record', () => {
+  // The same inputs as 'decide reuse': reuse wins over retrain, zero-shot is below the floor of 75%.
+  const input: DecisionInput = {
+    accuracy: { sourceModule: 0.8, targetZeroShot: 0.7, targetTransplanted: 0.78, targetRetrained: 0.81 },
+    cost: measured,
+    prices: { computePerHour: 3, perLabelledExample: 0.5, perEngineerHour: 80, engineerHoursPerRetrain: 2, perAccuracyPoint: 10 },
+    tolerance: { kind: 'max-drop', points: 5, relativeTo: 'source-module' },
+  };
+  const decision = decide(input);
+  const migrated = decide({
+    ...input,
+    accuracy: { ...input.accuracy, targetMigrated: 0.8 },
+    cost: { ...measured, migration: { seconds: 180, unlabeledImages: 500 } },
+    migration: { method: 'distill', condition: 'target-distilled' },
+  });
+
+  it('one step per line', () => {
+    expect(decision.steps).toHaveLength(decision.arithmetic.length);
+  });
+
+  it('English lines from the steps', () => {
+    expect(decision.steps.map((step) => formatStepInEnglish(step, decision.currency))).toEqual(decision.arithmetic);
+  });
+
+  it('English reason from the explanation', () => {
+    expect(formatReasonInEnglish(decision.explanation, decision.currency)).toBe(decision.reason);
+  });
+
+  it('compares with the runner-up', () => {
+    expect(decision.explanation).toEqual({
+      kind: 'compared',
+      action: 'reuse',
+      runnerUp: 'retrain',
+      points: expect.closeTo(-3, 9),
+      worth: expect.closeTo(30, 9),
+      costDifference: expect.closeTo(-192.36, 9),
+      retrainMeasured: true,
+    });
+  });
+
+  it('keeps numbers as numbers', () => {
+    expect(decision.steps.find((step) => step.kind === 'retrain-cost')).toEqual({
+      kind: 'retrain-cost',
+      measuredOn: 'target',
+      weighed: true,
+      hours: 0.12,
+      computePerHour: 3,
+      labelledExamples: 64,
+      perLabelledExample: 0.5,
+      engineerHours: 2,
+      perEngineerHour: 80,
+      total: expect.closeTo(192.36, 9),
+    });
+  });
+
+  it('records each verdict', () => {
+    expect(decision.steps.filter((step) => step.kind === 'option-accuracy').map((step) => step.meetsTolerance)).toEqual([true, false, true]);
+  });
+
+  it('no worth without a price per point', () => {
+    expect('worth' in decide({ ...input, prices: { computePerHour: 3 } }).explanation).toBe(false);
+  });
+
+  it('only admissible option', () => {
+    expect(decide({ ...input, tolerance: { kind: 'min-accuracy', points: 80 } }).explanation).toEqual({ kind: 'only-admissible', action: 'retrain', floor: 0.8, retrainMeasured: true });
+  });
+
+  it('no option meets the tolerance', () => {
+    expect(decide({ ...input, tolerance: { kind: 'min-accuracy', points: 95 } }).explanation).toEqual({
+      kind: 'no-option-meets-tolerance',
+      action: 'retrain',
+      accuracy: 0.81,
+      floor: 0.95,
+      retrainMeasured: true,
+    });
+  });
+
+  it('tie broken by accuracy', () => {
+    const { prices: _omitted, ...free } = input;
+    expect(decide(free).steps.at(-1)).toEqual({ kind: 'decision-tie', action: 'retrain', runnerUp: 'reuse', value: 0, tieBreak: 'more-accurate' });
+  });
+
+  it('migration named first', () => {
+    expect(migrated.steps[0]).toEqual({ kind: 'migration-measured', condition: 'target-distilled', method: 'distill', unlabeledImages: 500 });
+  });
+
+  it('migration named in the reason', () => {
+    expect(migrated.reason).toBe('Migrate is 2.0 points more accurate than reuse (worth $20.00), for $0.15 more. Migrating by distill needs no labels.');
+  });
+
+  it('migration method recorded', () => {
+    expect(migrated.explanation.migrationMethod).toBe('distill');
+  });
+
+  it('no migration method when another option wins', () => {
+    const reused = decide({
+      ...input,
+      accuracy: { ...input.accuracy, targetMigrated: 0.6 },
+      cost: { ...measured, migration: { seconds: 180, unlabeledImages: 500 } },
+      migration: { method: 'distill', condition: 'target-distilled' },
+    });
+    expect('migrationMethod' in reused.explanation).toBe(false);
+  });
+});
+
 describe('decide input errors', () => {
   const base: DecisionInput = {
     accuracy: { sourceModule: 0.8, targetZeroShot: 0.7, targetTransplanted: 0.78, targetRetrained: 0.81 },
@@ -268,6 +375,10 @@ describe('decide input errors', () => {
   it('rejects a retrained accuracy without cost', () => {
     const { retrain: _omitted, ...cost } = measured;
     expect(() => decide({ ...base, cost })).toThrow(/Pass cost.retrain/);
+  });
+
+  it('rejects a named migration that was not measured', () => {
+    expect(() => decide({ ...base, migration: { method: 'bridge', condition: 'target-bridged' } })).toThrow(/migration names bridge \(target-bridged\), but no migration was measured/);
   });
 
   it('rejects a migration without cost', () => {

@@ -1,5 +1,13 @@
 import { accuracyMetric } from './builtins.js';
 import { resolvePrices, validateCostRecord, type CostRecord, type LabelFreeCost, type Prices, type RetrainCost } from './cost.js';
+import {
+  formatReasonInEnglish,
+  formatStepInEnglish,
+  type DecisionExplanation,
+  type DecisionStep,
+  type LabelFreeCostStep,
+  type RetrainCostStep,
+} from './decision-explanation.js';
 import { DecisionInputError } from './errors.js';
 import { validatePredictionSets } from './sets.js';
 import type { PredictionSets } from './types.js';
@@ -61,6 +69,20 @@ export interface DecisionInput {
   readonly prices?: Partial<Prices>;
   /** Without a tolerance, every option is admissible. */
   readonly tolerance?: Tolerance;
+  /**
+   * Names the label-free migration whose accuracy is `accuracy.targetMigrated`, which should be the most accurate one
+   * measured, because the arithmetic calls it so. The arithmetic then starts with a line naming it, and a reason for
+   * `migrate` adds that it needs no labels.
+   */
+  readonly migration?: MigrationName;
+}
+
+/** The label-free migration weighed as `migrate`, as the arithmetic names it. */
+export interface MigrationName {
+  /** Migration method, such as `bridge` or `distill`. */
+  readonly method: string;
+  /** Condition that contains the migration's predictions, such as `target-bridged`. */
+  readonly condition: string;
 }
 
 /** One option as the decision weighed it. */
@@ -81,10 +103,14 @@ export interface OptionAssessment {
 export interface Decision {
   /** The chosen action. */
   readonly action: DecisionAction;
-  /** One line saying why. */
+  /** One line saying why, in English: {@link formatReasonInEnglish} of `explanation`. */
   readonly reason: string;
-  /** The arithmetic, one step per line, with every number that went into the decision. */
+  /** The arithmetic in English, one step per line: {@link formatStepInEnglish} of each of `steps`. */
   readonly arithmetic: readonly string[];
+  /** The rule that chose the action, with its numbers, for rendering the reason in any language. */
+  readonly explanation: DecisionExplanation;
+  /** The arithmetic as numbers, one step per line of `arithmetic`, with every number that went into the decision. */
+  readonly steps: readonly DecisionStep[];
   /** Every option that was weighed, in the order reuse, zero-shot, retrain, migrate. */
   readonly options: readonly OptionAssessment[];
   /** Lowest admissible accuracy as a fraction, absent without a tolerance. */
@@ -118,27 +144,8 @@ export function conditionAccuracies(sets: PredictionSets, migratedCondition?: st
   };
 }
 
-const actionLabels: Record<DecisionAction, { readonly title: string; readonly gerund: string }> = {
-  reuse: { title: 'Reuse', gerund: 'reusing' },
-  'zero-shot': { title: 'Zero-shot', gerund: 'falling back to zero-shot' },
-  retrain: { title: 'Retrain', gerund: 'retraining' },
-  migrate: { title: 'Migrate', gerund: 'migrating' },
-};
-
 /** Slack for comparing an accuracy with the tolerance floor, so that an accuracy exactly at the floor passes despite rounding. */
 const comparisonSlack = 1e-12;
-
-function formatPercent(fraction: number): string {
-  return `${(fraction * 100).toFixed(1)}%`;
-}
-
-function formatPoints(fraction: number): string {
-  return (fraction * 100).toFixed(1);
-}
-
-function formatQuantity(value: number): string {
-  return value >= 100 ? value.toFixed(1) : String(Number(value.toPrecision(3)));
-}
 
 function checkAccuracy(field: string, value: number | undefined, required: boolean): void {
   if (value === undefined && !required) return;
@@ -168,6 +175,12 @@ function checkInput(input: DecisionInput): void {
       'A label-free migration needs both its accuracy (accuracy.targetMigrated) and its cost (cost.migration). Pass both or neither.',
     );
   }
+  if (input.migration !== undefined && accuracy.targetMigrated === undefined) {
+    throw new DecisionInputError(
+      'migration',
+      `migration names ${input.migration.method} (${input.migration.condition}), but no migration was measured. Pass accuracy.targetMigrated and cost.migration, or leave migration out.`,
+    );
+  }
 
   if (tolerance === undefined) return;
   const limit = tolerance.kind === 'min-accuracy' ? 100 : Number.POSITIVE_INFINITY;
@@ -185,46 +198,57 @@ function checkInput(input: DecisionInput): void {
   }
 }
 
-/** Returns the lowest admissible accuracy (fraction) and the line that shows how it was computed. */
-function accuracyFloor(tolerance: Tolerance | undefined, accuracy: DecisionAccuracies): { floor?: number; line: string } {
-  if (tolerance === undefined) return { line: 'tolerance: none set, so every option is admissible' };
+/** Returns the lowest admissible accuracy (fraction) and the step that shows how it was computed. */
+function toleranceStep(tolerance: Tolerance | undefined, accuracy: DecisionAccuracies): { floor?: number; step: DecisionStep } {
+  if (tolerance === undefined) return { step: { kind: 'tolerance-none' } };
   if (tolerance.kind === 'min-accuracy') {
-    return { floor: tolerance.points / 100, line: `tolerance: accuracy ≥ ${tolerance.points.toFixed(1)}%` };
+    return { floor: tolerance.points / 100, step: { kind: 'tolerance-min-accuracy', points: tolerance.points } };
   }
   const reference = tolerance.relativeTo === 'source-module' ? accuracy.sourceModule : (accuracy.targetRetrained as number);
-  const label = tolerance.relativeTo === 'source-module' ? 'source + module' : 'retrained on the target';
   const floor = reference - tolerance.points / 100;
-  return {
-    floor,
-    line: `tolerance: accuracy ≥ ${formatPercent(reference)} (${label}) − ${tolerance.points.toFixed(1)} points = ${formatPercent(floor)}`,
-  };
+  return { floor, step: { kind: 'tolerance-max-drop', relativeTo: tolerance.relativeTo, reference, points: tolerance.points, floor } };
 }
 
 interface PricedOption {
   readonly action: DecisionAction;
   readonly accuracy: number;
   readonly cost: number;
-  /** The cost arithmetic, such as `retrain cost = 0.12 h × $3.00/h + … = $192.36`. */
-  readonly costLine: string;
+  /** The cost arithmetic, such as `retrain cost = 0.12 h × $3.00/h + … = $192.36` in English. */
+  readonly costStep: DecisionStep;
 }
 
-function priceRetrain(cost: RetrainCost, accuracy: number, prices: Prices, money: (amount: number) => string, label = 'retrain cost'): PricedOption {
+function retrainCostStep(cost: RetrainCost, prices: Prices, weighed: boolean): RetrainCostStep {
   const hours = cost.seconds / 3600;
-  const total = hours * prices.computePerHour + cost.labelledExamples * prices.perLabelledExample + prices.engineerHoursPerRetrain * prices.perEngineerHour;
-  const costLine =
-    `${label} = ${formatQuantity(hours)} h × ${money(prices.computePerHour)}/h` +
-    ` + ${cost.labelledExamples} labels × ${money(prices.perLabelledExample)}` +
-    ` + ${formatQuantity(prices.engineerHoursPerRetrain)} engineer h × ${money(prices.perEngineerHour)}/h = ${money(total)}`;
-  return { action: 'retrain', accuracy, cost: total, costLine };
+  const engineerHours = prices.engineerHoursPerRetrain;
+  const total = hours * prices.computePerHour + cost.labelledExamples * prices.perLabelledExample + engineerHours * prices.perEngineerHour;
+  return {
+    kind: 'retrain-cost',
+    measuredOn: cost.measuredOn,
+    weighed,
+    hours,
+    computePerHour: prices.computePerHour,
+    labelledExamples: cost.labelledExamples,
+    perLabelledExample: prices.perLabelledExample,
+    engineerHours,
+    perEngineerHour: prices.perEngineerHour,
+    total,
+  };
 }
 
-function priceLabelFree(action: DecisionAction, cost: LabelFreeCost, accuracy: number, engineerHours: number, prices: Prices, money: (amount: number) => string): PricedOption {
+function priceLabelFree(action: LabelFreeCostStep['action'], cost: LabelFreeCost, accuracy: number, engineerHours: number, prices: Prices): PricedOption {
   const hours = cost.seconds / 3600;
   const total = hours * prices.computePerHour + engineerHours * prices.perEngineerHour;
-  const engineer = engineerHours === 0 ? '' : ` + ${formatQuantity(engineerHours)} engineer h × ${money(prices.perEngineerHour)}/h`;
-  const images = cost.unlabeledImages === 0 ? '' : ` (${cost.unlabeledImages} unlabeled images, 0 labels)`;
-  const costLine = `${action} cost = ${formatQuantity(hours)} h × ${money(prices.computePerHour)}/h${engineer} = ${money(total)}${images}`;
-  return { action, accuracy, cost: total, costLine };
+  const costStep: LabelFreeCostStep = {
+    kind: 'label-free-cost',
+    action,
+    hours,
+    computePerHour: prices.computePerHour,
+    engineerHours,
+    perEngineerHour: prices.perEngineerHour,
+    unlabeledImages: cost.unlabeledImages,
+    total,
+  };
+  return { action, accuracy, cost: total, costStep };
 }
 
 function sameValue(a: OptionAssessment, b: OptionAssessment): boolean {
@@ -239,49 +263,28 @@ function compareOptions(a: OptionAssessment, b: OptionAssessment, order: readonl
   return order.indexOf(a.action) - order.indexOf(b.action);
 }
 
-/** Returns the last arithmetic line when `chosen` won over `runnerUp`, naming the rule that separated them. */
-function decisionLine(chosen: OptionAssessment, runnerUp: OptionAssessment, money: (amount: number) => string): string {
-  const prefix = `decision: ${chosen.action}`;
-  if (!sameValue(chosen, runnerUp)) return `${prefix}, the highest value among admissible options (${money(chosen.value)})`;
-  const tie = `tied with ${runnerUp.action} at the highest value (${money(chosen.value)})`;
-  if (chosen.accuracy !== runnerUp.accuracy) return `${prefix}, ${tie} and more accurate`;
-  if (chosen.cost !== runnerUp.cost) return `${prefix}, ${tie} and as accurate, but cheaper`;
-  return `${prefix}, ${tie}, as accurate and as costly, and first in the order reuse, zero-shot, retrain, migrate`;
-}
-
-/** Returns the one-line reason for choosing `chosen` over `runnerUp`, the best other admissible option. */
-function compareInWords(chosen: OptionAssessment, runnerUp: OptionAssessment, prices: Prices, money: (amount: number) => string): string {
-  const title = actionLabels[chosen.action].title;
-  const points = (chosen.accuracy - runnerUp.accuracy) * 100;
-  const costDifference = chosen.cost - runnerUp.cost;
-
-  let accuracyPhrase = `as accurate as ${runnerUp.action}`;
-  if (Math.abs(points) >= 0.05) {
-    const worth = prices.perAccuracyPoint > 0 ? ` (worth ${money(Math.abs(points) * prices.perAccuracyPoint)})` : '';
-    accuracyPhrase = `${Math.abs(points).toFixed(1)} points ${points > 0 ? 'more' : 'less'} accurate than ${runnerUp.action}${worth}`;
-  }
-  let costPhrase = 'at the same cost';
-  if (Math.abs(costDifference) >= 0.005) costPhrase = costDifference > 0 ? `for ${money(costDifference)} more` : `and ${money(-costDifference)} cheaper`;
-
-  return `${title} is ${accuracyPhrase}, ${costPhrase}.`;
+/** Returns the last step when `chosen` won over `runnerUp`, naming the rule that separated them. */
+function decisionStep(chosen: OptionAssessment, runnerUp: OptionAssessment): DecisionStep {
+  if (!sameValue(chosen, runnerUp)) return { kind: 'decision-highest-value', action: chosen.action, value: chosen.value };
+  let tieBreak: 'more-accurate' | 'cheaper' | 'order' = 'order';
+  if (chosen.accuracy !== runnerUp.accuracy) tieBreak = 'more-accurate';
+  else if (chosen.cost !== runnerUp.cost) tieBreak = 'cheaper';
+  return { kind: 'decision-tie', action: chosen.action, runnerUp: runnerUp.action, value: chosen.value, tieBreak };
 }
 
 /** Returns the value lost by each option against the most accurate one, then the value of each option. */
-function valueLines(options: readonly OptionAssessment[], mostAccurate: OptionAssessment, prices: Prices, money: (amount: number) => string): string[] {
-  const perPoint = `${money(prices.perAccuracyPoint)}/point`;
-  const lines: string[] = [];
+function valueSteps(options: readonly OptionAssessment[], mostAccurate: OptionAssessment, prices: Prices): DecisionStep[] {
+  const perAccuracyPoint = prices.perAccuracyPoint;
+  const steps: DecisionStep[] = [];
   for (const option of options) {
     if (option.accuracy >= mostAccurate.accuracy) continue;
     const points = (mostAccurate.accuracy - option.accuracy) * 100;
-    lines.push(
-      `value lost by ${actionLabels[option.action].gerund} instead of ${actionLabels[mostAccurate.action].gerund} = ` +
-        `${points.toFixed(1)} points × ${perPoint} = ${money(points * prices.perAccuracyPoint)}`,
-    );
+    steps.push({ kind: 'value-lost', action: option.action, mostAccurate: mostAccurate.action, points, perAccuracyPoint, amount: points * perAccuracyPoint });
   }
   for (const option of options) {
-    lines.push(`${option.action} value = ${formatPoints(option.accuracy)} points × ${perPoint} − ${money(option.cost)} = ${money(option.value)}`);
+    steps.push({ kind: 'option-value', action: option.action, accuracy: option.accuracy, perAccuracyPoint, cost: option.cost, value: option.value });
   }
-  return lines;
+  return steps;
 }
 
 /**
@@ -300,38 +303,43 @@ function valueLines(options: readonly OptionAssessment[], mostAccurate: OptionAs
  * 5. When the retrained accuracy is unknown, retraining is left out and `retrainMeasured` is false. Its
  *    cost is still shown when the cost record has it, for example estimated from training on the source.
  *
+ * The decision carries its reason and arithmetic twice: as numbers (`explanation`, `steps`), which a report
+ * renders in its own language, and as English text (`reason`, `arithmetic`) written from those numbers.
+ *
  * Throws a DecisionInputError, naming the field, for an accuracy outside [0, 1], a negative price, a
- * negative time or count, or a tolerance that cannot be evaluated.
+ * negative time or count, a tolerance that cannot be evaluated, or a named migration without its accuracy.
  */
 export function decide(input: DecisionInput): Decision {
   checkInput(input);
   const prices = resolvePrices(input.prices);
-  const money = (amount: number): string => `${amount < 0 ? '-' : ''}${prices.currency}${Math.abs(amount).toFixed(2)}`;
   const { accuracy, cost } = input;
   const retrainMeasured = accuracy.targetRetrained !== undefined;
-  const lines: string[] = [];
+  const steps: DecisionStep[] = [];
 
-  // Step 1: the tolerance floor.
-  const { floor, line: toleranceLine } = accuracyFloor(input.tolerance, accuracy);
-  lines.push(toleranceLine);
+  // Step 1: the migration that was measured, and the tolerance floor.
+  if (input.migration !== undefined && cost.migration !== undefined) {
+    const { method, condition } = input.migration;
+    steps.push({ kind: 'migration-measured', condition, method, unlabeledImages: cost.migration.unlabeledImages });
+  }
+  const { floor, step: tolerance } = toleranceStep(input.tolerance, accuracy);
+  steps.push(tolerance);
 
   // Step 2: the options and their costs.
   const priced: PricedOption[] = [
-    priceLabelFree('reuse', cost.transplant, accuracy.targetTransplanted, 0, prices, money),
-    priceLabelFree('zero-shot', cost.zeroShot, accuracy.targetZeroShot, 0, prices, money),
+    priceLabelFree('reuse', cost.transplant, accuracy.targetTransplanted, 0, prices),
+    priceLabelFree('zero-shot', cost.zeroShot, accuracy.targetZeroShot, 0, prices),
   ];
   if (retrainMeasured && cost.retrain !== undefined) {
-    const label = cost.retrain.measuredOn === 'source' ? 'retrain cost (estimated from training on the source)' : 'retrain cost';
-    priced.push(priceRetrain(cost.retrain, accuracy.targetRetrained as number, prices, money, label));
+    const costStep = retrainCostStep(cost.retrain, prices, true);
+    priced.push({ action: 'retrain', accuracy: accuracy.targetRetrained as number, cost: costStep.total, costStep });
   } else if (cost.retrain !== undefined) {
-    const basis = cost.retrain.measuredOn === 'source' ? 'estimated from training on the source' : 'measured on the target';
-    lines.push('retrain: accuracy not measured, so it is not weighed');
-    lines.push(priceRetrain(cost.retrain, Number.NaN, prices, money, `retrain cost (${basis}, for reference)`).costLine);
+    steps.push({ kind: 'retrain-not-weighed', costMeasured: true });
+    steps.push(retrainCostStep(cost.retrain, prices, false));
   } else {
-    lines.push('retrain: neither accuracy nor cost measured, so it is not weighed');
+    steps.push({ kind: 'retrain-not-weighed', costMeasured: false });
   }
   if (accuracy.targetMigrated !== undefined && cost.migration !== undefined) {
-    priced.push(priceLabelFree('migrate', cost.migration, accuracy.targetMigrated, prices.engineerHoursPerMigration, prices, money));
+    priced.push(priceLabelFree('migrate', cost.migration, accuracy.targetMigrated, prices.engineerHoursPerMigration, prices));
   }
   const order = priced.map((option) => option.action);
 
@@ -344,37 +352,50 @@ export function decide(input: DecisionInput): Decision {
     admissible: floor === undefined || option.accuracy >= floor - comparisonSlack,
   }));
   for (const option of options) {
-    let verdict = '';
-    if (floor !== undefined) verdict = option.admissible ? ', meets the tolerance' : ', below the tolerance';
-    lines.push(`${option.action}: accuracy ${formatPercent(option.accuracy)}${verdict}`);
+    const verdict = floor === undefined ? {} : { meetsTolerance: option.admissible };
+    steps.push({ kind: 'option-accuracy', action: option.action, accuracy: option.accuracy, ...verdict });
   }
-  for (const option of priced) lines.push(option.costLine);
+  for (const option of priced) steps.push(option.costStep);
   const mostAccurate = [...options].sort((a, b) => b.accuracy - a.accuracy || order.indexOf(a.action) - order.indexOf(b.action))[0] as OptionAssessment;
-  lines.push(...valueLines(options, mostAccurate, prices, money));
+  steps.push(...valueSteps(options, mostAccurate, prices));
 
-  // Step 4: the choice.
+  // Step 4: the choice. Without a tolerance every option is admissible, so `floor` is set in the first two branches.
   const admissible = options.filter((option) => option.admissible).sort((a, b) => compareOptions(a, b, order));
   const meetsTolerance = admissible.length > 0;
   const chosen = meetsTolerance ? (admissible[0] as OptionAssessment) : mostAccurate;
+  const common = {
+    retrainMeasured,
+    ...(chosen.action === 'migrate' && input.migration !== undefined ? { migrationMethod: input.migration.method } : {}),
+  };
 
-  let reason: string;
+  let explanation: DecisionExplanation;
   if (!meetsTolerance) {
-    reason = `No option reaches the tolerance of ${formatPercent(floor as number)}. ${actionLabels[chosen.action].title} is the most accurate at ${formatPercent(chosen.accuracy)}.`;
-    lines.push(`decision: ${chosen.action}, the most accurate option, because none meets the tolerance`);
+    explanation = { kind: 'no-option-meets-tolerance', action: chosen.action, accuracy: chosen.accuracy, floor: floor as number, ...common };
+    steps.push({ kind: 'decision-most-accurate', action: chosen.action });
   } else if (admissible.length === 1) {
-    reason = `${actionLabels[chosen.action].title} is the only option that meets the tolerance of ${formatPercent(floor as number)}.`;
-    lines.push(`decision: ${chosen.action}, the only option that meets the tolerance`);
+    explanation = { kind: 'only-admissible', action: chosen.action, floor: floor as number, ...common };
+    steps.push({ kind: 'decision-only-admissible', action: chosen.action });
   } else {
     const runnerUp = admissible[1] as OptionAssessment;
-    reason = compareInWords(chosen, runnerUp, prices, money);
-    lines.push(decisionLine(chosen, runnerUp, money));
+    const points = (chosen.accuracy - runnerUp.accuracy) * 100;
+    explanation = {
+      kind: 'compared',
+      action: chosen.action,
+      runnerUp: runnerUp.action,
+      points,
+      ...(prices.perAccuracyPoint > 0 ? { worth: Math.abs(points) * prices.perAccuracyPoint } : {}),
+      costDifference: chosen.cost - runnerUp.cost,
+      ...common,
+    };
+    steps.push(decisionStep(chosen, runnerUp));
   }
-  if (!retrainMeasured) reason += ' Retraining was not measured, so it was not weighed.';
 
   return {
     action: chosen.action,
-    reason,
-    arithmetic: lines,
+    reason: formatReasonInEnglish(explanation, prices.currency),
+    arithmetic: steps.map((step) => formatStepInEnglish(step, prices.currency)),
+    explanation,
+    steps,
     options,
     ...(floor === undefined ? {} : { accuracyFloor: floor }),
     retrainMeasured,

@@ -1,6 +1,7 @@
 import type { AttachmentDepth, ModuleKind } from '../adapters/types.js';
 import type { BackboneDimensions, BackboneIdentity } from '../backbones/types.js';
 import type { CompatibilityForecast } from '../forecast/types.js';
+import type { DecisionExplanation, DecisionStep } from '../metrics/decision-explanation.js';
 import type { MetricValue } from '../metrics/types.js';
 import type { MigrationRecord } from '../migrate/types.js';
 import type { TrainReport } from '../training/types.js';
@@ -44,14 +45,24 @@ export interface ClassChange {
   readonly change: number;
 }
 
-/** The retrain-or-reuse decision for one cell, with its arithmetic. */
+/**
+ * The retrain-or-reuse decision for one cell, with its arithmetic. Reports render `explanation` and `steps` in
+ * their language when `currency`, `explanation` and `steps` are all present, and show the stored English `reason`
+ * and `arithmetic` otherwise. Results files written before vlm-compat stored those three fields lack them.
+ */
 export interface DecisionRecord {
   /** The chosen action. */
   readonly action: 'reuse' | 'retrain' | 'zero-shot' | 'migrate';
-  /** One line saying why. */
+  /** One line saying why, in English. */
   readonly reason: string;
-  /** The arithmetic behind the decision, one step per line. */
+  /** The arithmetic behind the decision in English, one step per line. */
   readonly arithmetic: readonly string[];
+  /** Currency label of every amount in `explanation` and `steps`, such as `$`. */
+  readonly currency?: string;
+  /** The rule that chose the action, with its numbers. `reason` is its English wording. */
+  readonly explanation?: DecisionExplanation;
+  /** The arithmetic as numbers, one step per line of `arithmetic`. */
+  readonly steps?: readonly DecisionStep[];
 }
 
 /** Identifies a cell of the matrix. */

@@ -77,6 +77,7 @@ export function summarizeCell(
     cost,
     ...(input.decision.prices === undefined ? {} : { prices: input.decision.prices }),
     ...(tolerance === undefined ? {} : { tolerance }),
+    ...(migration === undefined ? {} : { migration: { method: migration.record.method, condition: migration.record.condition } }),
   });
   const perClass = perClassChange(sets).map((row) => ({
     className: row.className,
@@ -85,11 +86,6 @@ export function summarizeCell(
     transplanted: row.transplanted,
     change: row.change,
   }));
-  let { reason, arithmetic } = decision;
-  if (migration !== undefined) {
-    const { method, condition, unlabeledImages } = migration.record;
-    arithmetic = [`migrate: ${condition}, by ${method} from ${unlabeledImages} unlabeled images and no labels, the most accurate measured migration`, ...arithmetic];
-    if (decision.action === 'migrate') reason = `${reason} Migrating by ${method} needs no labels.`;
-  }
-  return { metrics, perClass, decision: { action: decision.action, reason, arithmetic } };
+  const { action, reason, arithmetic, currency, explanation, steps } = decision;
+  return { metrics, perClass, decision: { action, reason, arithmetic, currency, explanation, steps } };
 }

@@ -2,7 +2,7 @@ import type { ResultsFile } from '../pipeline/results.js';
 import { accuracyChart, retentionChart } from './charts.js';
 import { forecastTable, migrationTable, type TextTable } from './forecast.js';
 import { escapeHtml, shortHash } from './format.js';
-import { messagesFor, type RenderOptions, type ReportMessages } from './i18n.js';
+import { explainDecision, messagesFor, type RenderOptions, type ReportMessages } from './i18n.js';
 import { buildReportModel, type DatasetSection, type MethodRow } from './model.js';
 import {
   cellReasons,
@@ -152,9 +152,10 @@ function sectionHtml(section: DatasetSection, index: number, messages: ReportMes
       const decision = cell.decision;
       if (decision === undefined) continue;
       const cellLabel = messages.cellLabel(cell.key.method, cell.key.seed, withShots ? cell.key.shots : undefined);
-      const summary = `${escapeHtml(cellLabel)}: <strong>${escapeHtml(messages.action(decision.action))}</strong> — ${escapeHtml(decision.reason)}`;
+      const { reason, arithmetic } = explainDecision(decision, messages);
+      const summary = `${escapeHtml(cellLabel)}: <strong>${escapeHtml(messages.action(decision.action))}</strong> — ${escapeHtml(reason)}`;
       // The arithmetic is folded into <details>, which browsers open and close without any script.
-      const body = decision.arithmetic.length > 0 ? `<details><summary>${summary}</summary>${list(decision.arithmetic, 'arithmetic')}</details>` : summary;
+      const body = arithmetic.length > 0 ? `<details><summary>${summary}</summary>${list(arithmetic, 'arithmetic')}</details>` : summary;
       parts.push(`<li>${body}</li>`);
     }
     parts.push('</ul>');

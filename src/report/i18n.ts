@@ -1,4 +1,17 @@
 import type { AttachmentDepth, ModuleKind } from '../adapters/types.js';
+import {
+  formatFraction,
+  formatMoney,
+  formatQuantity,
+  formatReasonInEnglish,
+  formatStepInEnglish,
+  negligibleCost,
+  negligiblePoints,
+  type ComparedExplanation,
+  type DecisionExplanation,
+  type DecisionStep,
+  type RetrainCostStep,
+} from '../metrics/decision-explanation.js';
 import type { CellResult, DecisionRecord } from '../pipeline/results.js';
 
 /** Language of a rendered report. */
@@ -23,7 +36,8 @@ export interface GroupText {
 
 /**
  * Every piece of text a report contains apart from values from the results (method, class and data set
- * names, reasons and arithmetic written by the pipeline), which stay as they are in every language.
+ * names, and the stored English reason and arithmetic of a decision recorded without `explanation` and
+ * `steps`), which stay as they are in every language.
  */
 export interface ReportMessages {
   /** Report title: the first heading, and the HTML page title. */
@@ -96,6 +110,10 @@ export interface ReportMessages {
   readonly noReason: string;
   /** Heading of the list of decisions with their arithmetic. */
   readonly decisionsHeading: string;
+  /** Reason of a decision, from its explanation, with `currency` before every amount. The English one is `Decision.reason`. */
+  readonly decisionReason: (explanation: DecisionExplanation, currency: string) => string;
+  /** One line of a decision's arithmetic, from its step, with `currency` before every amount. The English one is the line of `Decision.arithmetic`. */
+  readonly decisionStep: (step: DecisionStep, currency: string) => string;
   /**
    * Label of one cell in the not-transplanted and decision lists. `shots` is undefined when the section has one
    * shot count.
@@ -212,6 +230,8 @@ const english: ReportMessages = {
   notTransplantedHeading: 'Cells without a transplanted result',
   noReason: 'no reason was recorded',
   decisionsHeading: 'Decisions',
+  decisionReason: formatReasonInEnglish,
+  decisionStep: formatStepInEnglish,
   cellLabel: (method, seed, shots) => `${method}${shots === undefined ? '' : `, ${shots}-shot`}, seed ${seed}`,
   accuracyChartTitle: (dataset) => `Accuracy by method on ${dataset}`,
   accuracyAxis: 'accuracy (%)',
@@ -264,6 +284,122 @@ const japaneseActions: Record<DecisionRecord['action'], string> = {
 };
 const japaneseStatuses: Record<CellResult['status'], string> = { ok: '成功', incompatible: '非互換', failed: '失敗' };
 
+/** Names an option in Japanese decision text: the action's display name in corner brackets. */
+function japaneseOption(action: DecisionRecord['action']): string {
+  return `「${japaneseActions[action]}」`;
+}
+
+/** Writes the Japanese sentence of a comparison: how much more or less accurate, and how much dearer or cheaper. */
+function japaneseComparison(explanation: ComparedExplanation, currency: string): string {
+  const { action, runnerUp, points, worth, costDifference } = explanation;
+  const subject = `${japaneseOption(action)}は${japaneseOption(runnerUp)}`;
+  const sameAccuracy = Math.abs(points) < negligiblePoints;
+  const sameCost = Math.abs(costDifference) < negligibleCost;
+  if (sameAccuracy && sameCost) return `${subject}と精度も費用も同じです。`;
+
+  let costClause = '費用は同じです。';
+  if (!sameCost) {
+    costClause = costDifference > 0 ? `費用は ${formatMoney(costDifference, currency)} 多くかかります。` : `費用は ${formatMoney(-costDifference, currency)} 安く済みます。`;
+  }
+  if (sameAccuracy) return `${subject}と精度が同じで、${costClause}`;
+
+  const difference = `${subject}より精度が ${Math.abs(points).toFixed(1)} ポイント`;
+  const worthRemark = worth === undefined ? '' : `（${formatMoney(worth, currency)} 相当）`;
+  if (points > 0) return `${difference}高く${worthRemark}、${costClause}`;
+  // A cheaper option won despite lower accuracy, so the cost clause reads as a concession ("although").
+  return !sameCost && costDifference < 0 ? `${difference}低い${worthRemark}ものの、${costClause}` : `${difference}低く${worthRemark}、${costClause}`;
+}
+
+/** Writes the Japanese reason of a decision. */
+function japaneseReason(explanation: DecisionExplanation, currency: string): string {
+  const sentences: string[] = [];
+  switch (explanation.kind) {
+    case 'no-option-meets-tolerance':
+      sentences.push(`許容範囲（精度 ${formatFraction(explanation.floor)} 以上）を満たす選択肢はありません。`);
+      sentences.push(`最も精度が高いのは${japaneseOption(explanation.action)}で、${formatFraction(explanation.accuracy)} です。`);
+      break;
+    case 'only-admissible':
+      sentences.push(`許容範囲（精度 ${formatFraction(explanation.floor)} 以上）を満たす選択肢は${japaneseOption(explanation.action)}だけです。`);
+      break;
+    case 'compared':
+      sentences.push(japaneseComparison(explanation, currency));
+      break;
+  }
+
+  if (!explanation.retrainMeasured) sentences.push('再学習は測定していないため、比較に含めていません。');
+  if (explanation.migrationMethod !== undefined) sentences.push(`${explanation.migrationMethod} による移行はラベルを必要としません。`);
+  return sentences.join('');
+}
+
+function japaneseRetrainCostLabel(step: RetrainCostStep): string {
+  const basis = step.measuredOn === 'source' ? 'ソースでの学習から見積もり' : 'ターゲットで測定';
+  const label = `${japaneseOption('retrain')}の費用`;
+  if (!step.weighed) return `${label}（${basis}、参考値）`;
+  return step.measuredOn === 'source' ? `${label}（${basis}）` : label;
+}
+
+/** Writes one Japanese line of a decision's arithmetic. */
+function japaneseStep(step: DecisionStep, currency: string): string {
+  const money = (amount: number): string => formatMoney(amount, currency);
+  const perHour = (price: number): string => `${money(price)}/時間`;
+  const perPoint = (price: number): string => `${money(price)}/ポイント`;
+  const images = (count: number): string => `ラベルなし画像 ${count} 枚、ラベル 0 件`;
+
+  switch (step.kind) {
+    case 'tolerance-none':
+      return '許容範囲：未設定のため、すべての選択肢が対象';
+    case 'tolerance-min-accuracy':
+      return `許容範囲：精度 ≥ ${step.points.toFixed(1)}%`;
+    case 'tolerance-max-drop': {
+      const label = step.relativeTo === 'source-module' ? 'ソース + モジュール' : 'ターゲットで再学習';
+      return `許容範囲：精度 ≥ ${formatFraction(step.reference)}（${label}）− ${step.points.toFixed(1)} ポイント = ${formatFraction(step.floor)}`;
+    }
+    case 'retrain-not-weighed':
+      return `${japaneseOption('retrain')}：${step.costMeasured ? '精度を' : '精度も費用も'}測定していないため、比較に含めない`;
+    case 'migration-measured':
+      return `${japaneseOption('migrate')}：${step.condition}（${step.method}、${images(step.unlabeledImages)}）、測定した移行のうち最も精度が高いもの`;
+    case 'option-accuracy': {
+      let verdict = '';
+      if (step.meetsTolerance !== undefined) verdict = step.meetsTolerance ? '、許容範囲を満たす' : '、許容範囲を下回る';
+      return `${japaneseOption(step.action)}：精度 ${formatFraction(step.accuracy)}${verdict}`;
+    }
+    case 'retrain-cost':
+      return (
+        `${japaneseRetrainCostLabel(step)} = ${formatQuantity(step.hours)} 時間 × ${perHour(step.computePerHour)}` +
+        ` + ラベル ${step.labelledExamples} 件 × ${money(step.perLabelledExample)}` +
+        ` + エンジニア ${formatQuantity(step.engineerHours)} 時間 × ${perHour(step.perEngineerHour)} = ${money(step.total)}`
+      );
+    case 'label-free-cost': {
+      const engineer = step.engineerHours === 0 ? '' : ` + エンジニア ${formatQuantity(step.engineerHours)} 時間 × ${perHour(step.perEngineerHour)}`;
+      const used = step.unlabeledImages === 0 ? '' : `（${images(step.unlabeledImages)}）`;
+      return `${japaneseOption(step.action)}の費用 = ${formatQuantity(step.hours)} 時間 × ${perHour(step.computePerHour)}${engineer} = ${money(step.total)}${used}`;
+    }
+    case 'value-lost':
+      return (
+        `${japaneseOption(step.mostAccurate)}ではなく${japaneseOption(step.action)}を選ぶと失う価値 = ` +
+        `${step.points.toFixed(1)} ポイント × ${perPoint(step.perAccuracyPoint)} = ${money(step.amount)}`
+      );
+    case 'option-value':
+      return (
+        `${japaneseOption(step.action)}の価値 = ${(step.accuracy * 100).toFixed(1)} ポイント × ${perPoint(step.perAccuracyPoint)}` +
+        ` − ${money(step.cost)} = ${money(step.value)}`
+      );
+    case 'decision-most-accurate':
+      return `判定：${japaneseOption(step.action)}。許容範囲を満たす選択肢がないため、最も精度が高いものを選択`;
+    case 'decision-only-admissible':
+      return `判定：${japaneseOption(step.action)}。許容範囲を満たす唯一の選択肢`;
+    case 'decision-highest-value':
+      return `判定：${japaneseOption(step.action)}。許容範囲を満たす選択肢のうち、価値が最も高い（${money(step.value)}）`;
+    case 'decision-tie': {
+      const tie = `判定：${japaneseOption(step.action)}。価値が最も高い（${money(step.value)}）点で${japaneseOption(step.runnerUp)}と並び、`;
+      if (step.tieBreak === 'more-accurate') return `${tie}精度がより高い`;
+      if (step.tieBreak === 'cheaper') return `${tie}精度は同じで、費用がより安い`;
+      const order = (['reuse', 'zero-shot', 'retrain', 'migrate'] as const).map(japaneseOption).join('');
+      return `${tie}精度も費用も同じため、${order}の順で先にくるものを選択`;
+    }
+  }
+}
+
 const japanese: ReportMessages = {
   title: 'vlm-compat 移植評価レポート',
   summaryHeading: '概要',
@@ -313,6 +449,8 @@ const japanese: ReportMessages = {
   notTransplantedHeading: '移植結果のないセル',
   noReason: '理由は記録されていません',
   decisionsHeading: '判定の根拠',
+  decisionReason: japaneseReason,
+  decisionStep: japaneseStep,
   cellLabel: (method, seed, shots) => `${method}（${shots === undefined ? '' : `${shots}-shot、`}シード ${seed}）`,
   accuracyChartTitle: (dataset) => `${dataset} における手法別の精度`,
   accuracyAxis: '精度（%）',
@@ -347,4 +485,26 @@ export function messagesFor(lang: unknown = 'en'): ReportMessages {
   if (lang === 'en') return english;
   if (lang === 'ja') return japanese;
   throw new Error(`Report language ${JSON.stringify(lang)} is not supported. Use one of: ${reportLanguages.join(', ')}.`);
+}
+
+/** Reason and arithmetic lines of a decision, as a report shows them. */
+export interface DecisionText {
+  /** One line saying why. */
+  readonly reason: string;
+  /** The arithmetic, one step per line. */
+  readonly arithmetic: readonly string[];
+}
+
+/**
+ * Writes the reason and arithmetic of a decision in the language of `messages`, from its explanation and steps.
+ * A record without `currency`, `explanation` and `steps`, as results files written by earlier versions are,
+ * keeps its stored English `reason` and `arithmetic`.
+ */
+export function explainDecision(decision: DecisionRecord, messages: ReportMessages): DecisionText {
+  const { currency, explanation, steps } = decision;
+  if (currency === undefined || explanation === undefined || steps === undefined) return { reason: decision.reason, arithmetic: decision.arithmetic };
+  return {
+    reason: messages.decisionReason(explanation, currency),
+    arithmetic: steps.map((step) => messages.decisionStep(step, currency)),
+  };
 }

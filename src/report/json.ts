@@ -23,6 +23,44 @@ const backboneOrder: KeyOrder = {
   },
 };
 
+const decisionExplanationOrder: KeyOrder = {
+  keys: ['kind', 'action', 'accuracy', 'floor', 'runnerUp', 'points', 'worth', 'costDifference', 'retrainMeasured', 'migrationMethod'],
+};
+
+/** Every field of every step kind: the tag and the options first, then the inputs of each formula before its results. */
+const decisionStepOrder: KeyOrder = {
+  keys: [
+    'kind',
+    'action',
+    'mostAccurate',
+    'runnerUp',
+    'relativeTo',
+    'reference',
+    'points',
+    'floor',
+    'condition',
+    'method',
+    'measuredOn',
+    'weighed',
+    'costMeasured',
+    'accuracy',
+    'meetsTolerance',
+    'hours',
+    'computePerHour',
+    'labelledExamples',
+    'perLabelledExample',
+    'engineerHours',
+    'perEngineerHour',
+    'unlabeledImages',
+    'perAccuracyPoint',
+    'amount',
+    'cost',
+    'total',
+    'value',
+    'tieBreak',
+  ],
+};
+
 const cellOrder: KeyOrder = {
   keys: ['key', 'status', 'kind', 'depth', 'classNames', 'labels', 'conditions', 'metrics', 'perClass', 'cost', 'decision', 'mismatches', 'error'],
   children: {
@@ -37,7 +75,10 @@ const cellOrder: KeyOrder = {
     },
     perClass: { keys: ['className', 'support', 'source', 'transplanted', 'change'] },
     cost: { keys: ['train', 'retrain'], children: { train: trainReportOrder, retrain: trainReportOrder } },
-    decision: { keys: ['action', 'reason', 'arithmetic'] },
+    decision: {
+      keys: ['action', 'reason', 'arithmetic', 'currency', 'explanation', 'steps'],
+      children: { explanation: decisionExplanationOrder, steps: decisionStepOrder },
+    },
     mismatches: { keys: ['field', 'module', 'backbone', 'message'] },
   },
 };

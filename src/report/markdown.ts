@@ -1,7 +1,7 @@
 import type { ResultsFile } from '../pipeline/results.js';
 import { forecastTable, migrationTable, type TextTable } from './forecast.js';
 import { escapeMarkdown, joinFormatted, shortHash } from './format.js';
-import { messagesFor, type RenderOptions, type ReportMessages } from './i18n.js';
+import { explainDecision, messagesFor, type RenderOptions, type ReportMessages } from './i18n.js';
 import { buildReportModel, type DatasetSection } from './model.js';
 import {
   cellReasons,
@@ -108,8 +108,9 @@ function sectionLines(section: DatasetSection, messages: ReportMessages): string
       const decision = cell.decision;
       if (decision === undefined) continue;
       const cellLabel = escapeMarkdown(messages.cellLabel(cell.key.method, cell.key.seed, withShots ? cell.key.shots : undefined));
-      lines.push(`- ${cellLabel}: **${escapeMarkdown(messages.action(decision.action))}** — ${escapeMarkdown(decision.reason)}`);
-      for (const step of decision.arithmetic) lines.push(`  - ${escapeMarkdown(step)}`);
+      const { reason, arithmetic } = explainDecision(decision, messages);
+      lines.push(`- ${cellLabel}: **${escapeMarkdown(messages.action(decision.action))}** — ${escapeMarkdown(reason)}`);
+      for (const step of arithmetic) lines.push(`  - ${escapeMarkdown(step)}`);
     }
     lines.push('');
   }

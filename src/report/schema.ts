@@ -1,7 +1,8 @@
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
+import type { DecisionExplanation, DecisionStep } from '../metrics/decision-explanation.js';
 import type { MetricValue } from '../metrics/types.js';
-import { resultsSchemaVersion, type BackboneRecord, type CellResult, type ResultsFile } from '../pipeline/results.js';
+import { resultsSchemaVersion, type BackboneRecord, type CellResult, type DecisionRecord, type ResultsFile } from '../pipeline/results.js';
 import { version } from '../version.js';
 
 /**
@@ -147,14 +148,141 @@ export const trainReportCodec = t.type(
   'TrainReport',
 );
 
-/** The retrain-or-reuse decision of one cell with the arithmetic behind it. */
-export const decisionRecordCodec = t.type(
-  {
-    action: t.keyof({ reuse: null, retrain: null, 'zero-shot': null, migrate: null }),
-    reason: t.string,
-    arithmetic: t.array(t.string),
-  },
-  'DecisionRecord',
+/** An option of the retrain-or-reuse decision. */
+const decisionActionCodec = t.keyof({ reuse: null, retrain: null, 'zero-shot': null, migrate: null });
+
+/** A codec per tag of a union whose members have a `kind` field, each decoding to the member with that tag. */
+type TaggedCodecs<U extends { kind: string }> = { readonly [K in U['kind']]: t.Decoder<unknown, Extract<U, { kind: K }>> };
+
+/**
+ * Creates a codec of a union tagged by `kind` that reads the tag first. An unknown tag fails once, at the path
+ * of `kind`, with every valid tag as the expected type, rather than once per member of the union.
+ */
+function taggedUnion<U extends { kind: string }>(name: string, members: TaggedCodecs<U>): t.Type<U, unknown> {
+  const tags = Object.keys(members) as U['kind'][];
+  const tagCodec = t.keyof(Object.fromEntries(tags.map((tag) => [tag, null])) as Record<string, null>);
+  const memberOf = (input: unknown): t.Decoder<unknown, U> | undefined => {
+    const tag = typeof input === 'object' && input !== null ? (input as { kind?: unknown }).kind : undefined;
+    return typeof tag === 'string' && Object.hasOwn(members, tag) ? (members[tag as U['kind']] as t.Decoder<unknown, U>) : undefined;
+  };
+  return new t.Type<U, unknown>(
+    name,
+    (input): input is U => memberOf(input)?.decode(input)._tag === 'Right',
+    (input, context) => {
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) return t.failure(input, context);
+      const member = memberOf(input);
+      if (member === undefined) {
+        const kind = (input as { kind?: unknown }).kind;
+        return t.failure(kind, [...context, { key: 'kind', type: tagCodec, actual: kind }]);
+      }
+      return member.validate(input, context);
+    },
+    t.identity,
+  );
+}
+
+/** The explanation of a decision, tagged by `kind`. */
+const decisionExplanationCodec = taggedUnion<DecisionExplanation>('DecisionExplanation', {
+  'no-option-meets-tolerance': t.intersection([
+    t.type({ kind: t.literal('no-option-meets-tolerance'), action: decisionActionCodec, accuracy: fraction, floor: t.number, retrainMeasured: t.boolean }),
+    t.partial({ migrationMethod: t.string }),
+  ]),
+  'only-admissible': t.intersection([
+    t.type({ kind: t.literal('only-admissible'), action: decisionActionCodec, floor: t.number, retrainMeasured: t.boolean }),
+    t.partial({ migrationMethod: t.string }),
+  ]),
+  compared: t.intersection([
+    t.type({
+      kind: t.literal('compared'),
+      action: decisionActionCodec,
+      runnerUp: decisionActionCodec,
+      points: t.number,
+      costDifference: t.number,
+      retrainMeasured: t.boolean,
+    }),
+    t.partial({ worth: t.number, migrationMethod: t.string }),
+  ]),
+});
+
+/** One step of a decision's arithmetic, tagged by `kind`. */
+const decisionStepCodec = taggedUnion<DecisionStep>('DecisionStep', {
+  'tolerance-none': t.type({ kind: t.literal('tolerance-none') }),
+  'tolerance-min-accuracy': t.type({ kind: t.literal('tolerance-min-accuracy'), points: t.number }),
+  'tolerance-max-drop': t.type({
+    kind: t.literal('tolerance-max-drop'),
+    relativeTo: t.keyof({ 'source-module': null, 'target-retrained': null }),
+    reference: fraction,
+    points: t.number,
+    floor: t.number,
+  }),
+  'retrain-not-weighed': t.type({ kind: t.literal('retrain-not-weighed'), costMeasured: t.boolean }),
+  'migration-measured': t.type({ kind: t.literal('migration-measured'), condition: t.string, method: t.string, unlabeledImages: count }),
+  'option-accuracy': t.intersection([
+    t.type({ kind: t.literal('option-accuracy'), action: decisionActionCodec, accuracy: fraction }),
+    t.partial({ meetsTolerance: t.boolean }),
+  ]),
+  'retrain-cost': t.type({
+    kind: t.literal('retrain-cost'),
+    measuredOn: t.keyof({ target: null, source: null }),
+    weighed: t.boolean,
+    hours: t.number,
+    computePerHour: t.number,
+    labelledExamples: count,
+    perLabelledExample: t.number,
+    engineerHours: t.number,
+    perEngineerHour: t.number,
+    total: t.number,
+  }),
+  'label-free-cost': t.type({
+    kind: t.literal('label-free-cost'),
+    action: t.keyof({ reuse: null, 'zero-shot': null, migrate: null }),
+    hours: t.number,
+    computePerHour: t.number,
+    engineerHours: t.number,
+    perEngineerHour: t.number,
+    unlabeledImages: count,
+    total: t.number,
+  }),
+  'value-lost': t.type({
+    kind: t.literal('value-lost'),
+    action: decisionActionCodec,
+    mostAccurate: decisionActionCodec,
+    points: t.number,
+    perAccuracyPoint: t.number,
+    amount: t.number,
+  }),
+  'option-value': t.type({
+    kind: t.literal('option-value'),
+    action: decisionActionCodec,
+    accuracy: fraction,
+    perAccuracyPoint: t.number,
+    cost: t.number,
+    value: t.number,
+  }),
+  'decision-most-accurate': t.type({ kind: t.literal('decision-most-accurate'), action: decisionActionCodec }),
+  'decision-only-admissible': t.type({ kind: t.literal('decision-only-admissible'), action: decisionActionCodec }),
+  'decision-highest-value': t.type({ kind: t.literal('decision-highest-value'), action: decisionActionCodec, value: t.number }),
+  'decision-tie': t.type({
+    kind: t.literal('decision-tie'),
+    action: decisionActionCodec,
+    runnerUp: decisionActionCodec,
+    value: t.number,
+    tieBreak: t.keyof({ 'more-accurate': null, cheaper: null, order: null }),
+  }),
+});
+
+/**
+ * The retrain-or-reuse decision of one cell with the arithmetic behind it. `currency`, `explanation` and `steps`
+ * are optional, because files written before they were stored lack them.
+ */
+export const decisionRecordCodec = decodingTo<DecisionRecord>(
+  t.intersection(
+    [
+      t.type({ action: decisionActionCodec, reason: t.string, arithmetic: t.array(t.string) }),
+      t.partial({ currency: t.string, explanation: decisionExplanationCodec, steps: t.array(decisionStepCodec) }),
+    ],
+    'DecisionRecord',
+  ),
 );
 
 /** One way a module does not fit the target backbone, found before any compute. */
@@ -231,6 +359,7 @@ const migrationRecordCodec = t.intersection(
   'MigrationRecord',
 );
 
+/** Codec of the outcome of one cell of the method × data set × shots × seed matrix. */
 export const cellResultCodec = decodingTo<CellResult>(
   t.intersection(
     [
@@ -267,7 +396,8 @@ export const cellResultCodec = decodingTo<CellResult>(
  *   - `metrics`: `{ name, value, unit, direction, interval?, note?, bootstrap? }` per metric;
  *   - `perClass`: `{ className, support, source, transplanted, change }`, accuracies as fractions, worst first;
  *   - `cost`: `{ train, retrain? }`, each a training report (seconds, examples seen, steps, epochs, …);
- *   - `decision?` `{ action, reason, arithmetic }`, `mismatches` (preflight), `error?` (why a cell failed);
+ *   - `decision?` `{ action, reason, arithmetic, currency?, explanation?, steps? }` (the last three let a report
+ *     write the reason and arithmetic in its own language), `mismatches` (preflight), `error?` (why a cell failed);
  *   - `forecast?` `{ predictedRetention, interval, level, evidence, … }`, the label-free forecast, and
  *     `migrations?` `[{ method, condition, status, seconds, unlabeledImages, labelsUsed }]`.
  *

@@ -49,7 +49,7 @@ function hollowGram(x: tf.Tensor2D): Float64Array {
 }
 
 /**
- * Unbiased estimator of HSIC (Song et al., "Feature Selection via Dependence Maximization", JMLR 2012) from two
+ * Computes the unbiased estimator of HSIC (Song et al., "Feature Selection via Dependence Maximization", JMLR 2012) from two
  * hollow Gram matrices [n, n]: (tr(K L) + 1ᵀK1 · 1ᵀL1 / ((n−1)(n−2)) − 2 · 1ᵀK L1 / (n−2)) / (n(n−3)).
  */
 function unbiasedHsic(k: Float64Array, l: Float64Array, n: number): number {
@@ -78,8 +78,8 @@ function unbiasedHsic(k: Float64Array, l: Float64Array, n: number): number {
 export const debiasedCkaMinimumRows = 4;
 
 /**
- * Linear CKA with the unbiased HSIC estimator in place of the plain one (the debiased CKA of Nguyen, Raghu
- * and Kornblith, "Do Wide and Deep Networks Learn the Same Things?", ICLR 2021). Plain CKA of n rows in d
+ * Computes linear CKA with the unbiased HSIC estimator in place of the plain one, as Nguyen, Raghu and Kornblith use it
+ * in their minibatch CKA ("Do Wide and Deep Networks Learn the Same Things?", ICLR 2021). Plain CKA of n rows in d
  * dimensions rises towards 1 as n falls below d, so values from different sample sizes cannot be compared;
  * the debiased value stays near the large-sample one down to about 8 rows, with a wider spread. Needs at
  * least {@link debiasedCkaMinimumRows} rows; returns NaN when either side has no variance. Can fall slightly

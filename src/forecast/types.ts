@@ -86,7 +86,7 @@ export interface CompatibilityForecast {
 
 /** Names of the predictor's inputs, in the order of {@link ForecastCoefficients.weights}. */
 // NOTE: the Procrustes residual is evidence but not an input: with fewer images than dimensions the orthogonal
-// map fits the sample, so the residual grows with the number of images compared (0.04 at 8 images and 0.20 at
+// map fits the sample, so the residual grows with the number of images compared (0.05 at 8 images and 0.20 at
 // 288 on the bundled emoji pair), and forecasts made with different image budgets could not share one weight.
 export const forecastFeatureNames = ['intercept', 'cka', 'zeroShotAgreement', 'depth:input', 'depth:layers'] as const;
 

@@ -10,6 +10,7 @@ import { ClipBackbone } from '../src/backbones/clip/model.js';
 import { openaiClipPreprocess } from '../src/backbones/preprocess.js';
 import { clipTokenizerFromJson, clipTokenizerFromVocabMerges } from '../src/backbones/tokenizer.js';
 import { evaluateTransfer, fixedDataset, type TransferTask } from '../src/pipeline/evaluate.js';
+import { jsonDifferences } from '../src/pipeline/differences.js';
 import { mergeShards, parseShard, planMatrix, runMatrix, type RunHeader } from '../src/pipeline/matrix.js';
 import { checkCompatibility } from '../src/pipeline/preflight.js';
 import type { CellKey, CellResult } from '../src/pipeline/results.js';
@@ -119,6 +120,28 @@ describe('checkCompatibility', () => {
   });
 });
 
+describe('jsonDifferences', () => {
+  it('names a nested array entry', () => {
+    expect(jsonDifferences({ modules: [{ epochs: 2 }] }, { modules: [{ epochs: 3 }] })).toEqual(['modules[0].epochs: 2 → 3']);
+  });
+
+  it('names an added field', () => {
+    expect(jsonDifferences({ a: 1 }, { a: 1, b: 'x' })).toEqual(['b: (absent) → "x"']);
+  });
+
+  it('reports arrays of new length whole', () => {
+    expect(jsonDifferences({ seeds: [1] }, { seeds: [1, 2] })).toEqual(['seeds: [1] → [1,2]']);
+  });
+
+  it('stops at the limit', () => {
+    expect(jsonDifferences({ a: 1, b: 1, c: 1 }, { a: 2, b: 2, c: 2 }, 2)).toHaveLength(2);
+  });
+
+  it('finds equal values equal', () => {
+    expect(jsonDifferences({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] })).toEqual([]);
+  });
+});
+
 describe('matrix runner', () => {
   const header: RunHeader = { source: { identity: { family: 'clip', name: 's', revision: 'r', weightsSha256: '1' }, dims: {} as never }, target: { identity: { family: 'clip', name: 't', revision: 'r', weightsSha256: '2' }, dims: {} as never }, settings: { epochs: 5 } };
   const cells = planMatrix(['feature-scale'], ['tiny'], [2, 4], [1, 2]);
@@ -175,7 +198,14 @@ describe('matrix runner', () => {
     const b = await folder();
     await runMatrix({ cells: cells.slice(0, 1), output: a, header, runCell: runCell([]) });
     await runMatrix({ cells: cells.slice(1, 2), output: b, header: { ...header, settings: { epochs: 6 } }, runCell: runCell([]) });
-    await expect(mergeShards([a, b], await folder())).rejects.toThrow(/other backbones or settings/);
+    await expect(mergeShards([a, b], await folder())).rejects.toThrow(/other backbones or settings than .* \(settings\.epochs: 5 → 6\)/);
+  });
+
+  it('names the changed setting on resume', async () => {
+    const output = await folder();
+    await runMatrix({ cells: cells.slice(0, 1), output, header, runCell: runCell([]) });
+    const changed = runMatrix({ cells: cells.slice(0, 1), output, header: { ...header, settings: { epochs: 7 } }, runCell: runCell([]) });
+    await expect(changed).rejects.toThrow(/run\.json belongs to a run with other backbones or settings \(settings\.epochs: 5 → 7\)/);
   });
 
   it('records a failed cell and runs it again on resume', async () => {

@@ -5,6 +5,7 @@ import { getMethod } from '../adapters/registry.js';
 import type { ModuleKind } from '../adapters/types.js';
 import { version } from '../version.js';
 import { describePipelineError, type PipelineError } from './errors.js';
+import { jsonDifferences } from './differences.js';
 import { resultsSchemaVersion, type BackboneRecord, type CellKey, type CellResult, type ResultsFile } from './results.js';
 
 /** A shard of the matrix: this machine runs cells whose position modulo `count` equals `index` (0-based). */
@@ -168,7 +169,12 @@ async function writeRunHeader(output: string, header: RunHeader): Promise<void> 
   const path = join(output, 'run.json');
   const existing = await readJson(path).catch(() => undefined);
   if (existing !== undefined && JSON.stringify(existing) !== JSON.stringify(header)) {
-    throw new Error(`${path} belongs to a run with other backbones or settings; use a new output folder or delete it to start over`);
+    // Round-trip the header so that it compares as it would be written (undefined fields dropped).
+    const differences = jsonDifferences(existing, JSON.parse(JSON.stringify(header)));
+    throw new Error(
+      `${path} belongs to a run with other backbones or settings (${differences.join('; ')}); ` +
+        'use a new output folder, or delete it to start over',
+    );
   }
   if (existing === undefined) await writeAtomically(path, JSON.stringify(header, null, 2) + '\n');
 }
@@ -207,7 +213,8 @@ export async function mergeShards(shardFolders: readonly string[], output: strin
     })) as RunHeader;
     if (header === undefined) header = shardHeader;
     else if (JSON.stringify(header) !== JSON.stringify(shardHeader)) {
-      throw new Error(`${folder} ran with other backbones or settings than ${shardFolders[0]}; only shards of one run can be merged`);
+      const differences = jsonDifferences(header, shardHeader);
+      throw new Error(`${folder} ran with other backbones or settings than ${shardFolders[0]} (${differences.join('; ')}); only shards of one run can be merged`);
     }
     for (const [name, cell] of await finishedCells(join(folder, 'cells'))) {
       const previous = cells.get(name);

@@ -11,7 +11,7 @@ import { runEvaluation } from '../pipeline/run.js';
 import { renderHtml, renderMarkdown } from '../report/index.js';
 import { initBackend, type BackendName } from '../runtime/backend.js';
 import { version } from '../version.js';
-import { createProgress } from './progress.js';
+import { createProgress, foldRepeatedWarnings } from './progress.js';
 
 /** The streams the demo writes to: the report on stdout, progress on stderr. */
 export interface DemoOutput {
@@ -219,7 +219,7 @@ export async function runDemo(options: DemoOptions, out: DemoOutput): Promise<nu
     `vlm-compat ${version} demo${options.quick ? ' (quick)' : ''}: mini-clip-v1 (CLIP) → mini-clip-v2 (EVA-CLIP), ${config.modules.length} modules × ${config.datasets.length} emoji tasks = ${cells} cells; backend ${selection.name}`,
   );
 
-  const results = await runEvaluation(config, {
+  const results = await foldRepeatedWarnings(() => runEvaluation(config, {
     onEvent: (event) => {
       if (event.type === 'training') {
         const p = event.progress;
@@ -230,7 +230,7 @@ export async function runDemo(options: DemoOptions, out: DemoOutput): Promise<nu
       const cell = `${e.key.dataset}/${e.key.method}`;
       progress.line(`[${e.position + 1}/${e.total}] ${cell}: ${e.outcome}${e.message === undefined ? '' : ` (${e.message.split('\n')[0]})`}`);
     },
-  });
+  }));
 
   const markdown = renderMarkdown(results);
   await writeFile(join(folder, 'report.md'), markdown);

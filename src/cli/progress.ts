@@ -1,3 +1,5 @@
+import { getLogger, setLogger } from '../runtime/logger.js';
+
 /** Progress output: a redrawn bar on a terminal, plain log lines otherwise (CI logs, pipes, files). */
 export interface Progress {
   /** Shows `done` of `total` with a label. */
@@ -33,4 +35,33 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
       stream.write(text + '\n');
     },
   };
+}
+
+/**
+ * Runs `run` with a library logger that passes each distinct warning on once and drops its repeats, then
+ * reports how often each repeated warning came back. A matrix run logs the same warning once per cell
+ * (for example the bridge's note on too few unlabeled images), which would bury the progress lines.
+ */
+export async function foldRepeatedWarnings<T>(run: () => Promise<T>): Promise<T> {
+  const previous = getLogger();
+  const repeats = new Map<string, number>();
+  setLogger({
+    debug: (message, fields) => previous.debug(message, fields),
+    info: (message, fields) => previous.info(message, fields),
+    error: (message, fields) => previous.error(message, fields),
+    warn: (message, fields) => {
+      const key = fields === undefined ? message : `${message} ${JSON.stringify(fields)}`;
+      const seen = repeats.get(key);
+      repeats.set(key, (seen ?? -1) + 1);
+      if (seen === undefined) previous.warn(message, fields);
+    },
+  });
+  try {
+    return await run();
+  } finally {
+    setLogger(previous);
+    for (const [key, count] of repeats) {
+      if (count > 0) previous.warn(`the warning "${key.length > 90 ? `${key.slice(0, 87)}...` : key}" came ${count} more ${count === 1 ? 'time' : 'times'}`);
+    }
+  }
 }

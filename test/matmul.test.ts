@@ -27,6 +27,22 @@ describe('matMul with explicit-transpose gradient', () => {
     });
   }
 
+  it('skips the gradient of a constant input', async () => {
+    const a = tf.randomNormal([5, 7], 0, 1, 'float32', 1);
+    const b = tf.randomNormal([7, 3], 0, 1, 'float32', 2);
+    const before = tf.memory().numTensors;
+    // Differentiating with respect to a alone needs bᵀ, never aᵀ.
+    const profile = await tf.profile(() => {
+      const [gradient] = tf.grads((x: tf.Tensor) => tf.sum(matMul(x as tf.Tensor2D, b)))([a]);
+      gradient?.dispose();
+    });
+    const transposes = profile.kernels.filter((kernel) => kernel.name === 'Transpose');
+    expect(transposes).toHaveLength(1);
+    expect(transposes[0]?.inputShapes[0]).toEqual([7, 3]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([a, b]);
+  });
+
   it('rejects mismatched inner dimensions', () => {
     const a = tf.zeros([2, 3]);
     const b = tf.zeros([4, 2]);

@@ -1,8 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { createCostRecord, decide, type DecisionAccuracies } from '../src/metrics/index.js';
 import type { CellResult, DecisionRecord, ResultsFile } from '../src/pipeline/results.js';
-import { renderHtml, renderJson, renderMarkdown, ResultsValidationError, validateResults } from '../src/report/index.js';
+import { renderHtml, renderJson, renderMarkdown, validateResults } from '../src/report/index.js';
 import { sampleResults, sampleResultsJson } from './fixtures/sample-results.js';
+import { validationError } from './fixtures/validation.js';
 
 /** Decides a cell of the sample the way the pipeline does, with prices set so that the arithmetic has amounts. */
 function structuredDecision(cell: CellResult): DecisionRecord {
@@ -59,16 +60,6 @@ function editedJson(edit: (json: any) => void): unknown {
   const json = JSON.parse(renderJson(structured));
   edit(json);
   return json;
-}
-
-function validationError(json: unknown): ResultsValidationError | undefined {
-  try {
-    validateResults(json);
-    return undefined;
-  } catch (error) {
-    if (error instanceof ResultsValidationError) return error;
-    throw error;
-  }
 }
 
 describe('Japanese report of structured decisions', () => {

@@ -1,23 +1,13 @@
 import { describe, expect, test } from 'vitest';
-import { ResultsValidationError, validateResults } from '../src/report/index.js';
+import { validateResults } from '../src/report/index.js';
 import { sampleResultsJson } from './fixtures/sample-results.js';
+import { validationError } from './fixtures/validation.js';
 
 /** Returns the sample as parsed JSON with one change made by `edit`. */
 function editedSample(edit: (json: any) => void): Record<string, unknown> {
   const json = sampleResultsJson();
   edit(json);
   return json;
-}
-
-/** Returns the error `validateResults` throws for `json`, or undefined when it accepts it. */
-function validationError(json: unknown): ResultsValidationError | undefined {
-  try {
-    validateResults(json);
-    return undefined;
-  } catch (error) {
-    if (error instanceof ResultsValidationError) return error;
-    throw error;
-  }
 }
 
 describe('validateResults', () => {

@@ -1,27 +1,13 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/main.js';
+import { runCli } from './fixtures/cli.js';
 import { writeTinyClip } from './fixtures/tiny-clip.js';
 import { writeTinyCoopDataset } from './fixtures/tiny-dataset.js';
 import { tinyClassNames } from './fixtures/tiny-task.js';
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function run(...argv: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const stream = new PassThrough();
-  stream.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await main(argv, { stdout: (text) => (stdout += text), stderr: stream as unknown as NodeJS.WriteStream });
-  return { code, stdout, stderr };
-}
+const run = runCli;
 
 let folder: string;
 let configPath: string;
@@ -119,5 +105,13 @@ describe('vlm-compat errors', () => {
     const result = await run('check', '--config', configPath);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/target: clip target .*embed 16/);
+  });
+});
+
+describe('vlm-compat --version', () => {
+  it('prints the version', async () => {
+    const result = await run('--version');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
   });
 });

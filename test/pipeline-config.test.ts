@@ -1,5 +1,6 @@
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeEvaluateConfig } from '../src/pipeline/config.js';
+import { decodeEvaluateConfig, resolvePluginPaths } from '../src/pipeline/config.js';
 
 const base = {
   source: 'mini-clip-v1',
@@ -34,5 +35,58 @@ describe('decodeEvaluateConfig', () => {
 
   it('points the bridged wrapper to migrate', () => {
     expect(() => decodeEvaluateConfig({ ...base, modules: [{ method: 'bridged' }] }, 'c.json')).toThrow(/add "migrate": \["bridge"\]/);
+  });
+
+  it('rejects an invalid option value', () => {
+    const config = { ...base, modules: [{ method: 'clip-adapter', options: { reduction: 1.5 } }] };
+    expect(() => decodeEvaluateConfig(config, 'c.json')).toThrow(/modules\.0\.options\.reduction: got 1\.5, expected a positive integer/);
+  });
+
+  it('rejects a misspelt option', () => {
+    const config = { ...base, modules: [{ method: 'clip-adapter', options: { reducton: 2 } }] };
+    expect(() => decodeEvaluateConfig(config, 'c.json')).toThrow(/modules\.0\.options\.reducton: Unknown clip-adapter option "reducton"\. Did you mean "reduction"\?/);
+  });
+
+  it('lists the problems of every module', () => {
+    const config = { ...base, modules: [{ method: 'coop', options: { nCtx: 4 } }, { method: 'clip-adapter', options: { residualRatio: 2 } }] };
+    expect(() => decodeEvaluateConfig(config, 'c.json')).toThrow(/modules\.0\.options\.nCtx[^]*modules\.1\.options\.residualRatio/);
+  });
+
+  it('keeps valid options', () => {
+    const options = { reduction: 2, residualRatio: 0.5 };
+    expect(decodeEvaluateConfig({ ...base, modules: [{ method: 'clip-adapter', options }] }, 'c.json').modules[0]?.options).toEqual(options);
+  });
+
+  it('hints registerMethod for an unknown method', () => {
+    expect(() => decodeEvaluateConfig({ ...base, modules: [{ method: 'my-adapter' }] }, 'c.json')).toThrow(/\nRegister a custom method with registerMethod/);
+  });
+
+  it('notes that plugins are not imported', () => {
+    const config = { ...base, plugins: ['p.mjs'], modules: [{ method: 'my-adapter' }] };
+    expect(() => decodeEvaluateConfig(config, 'c.json')).toThrow(/does not import the files in "plugins"/);
+  });
+
+  it('lists the loaded plugins for an unknown method', () => {
+    const config = { ...base, plugins: ['p.mjs'], modules: [{ method: 'my-adapter' }] };
+    expect(() => decodeEvaluateConfig(config, 'c.json', { loadedPlugins: ['p.mjs (registered methods other)'] })).toThrow(/Plugins loaded: p\.mjs \(registered methods other\)\./);
+  });
+
+  it('resolves plugin paths against the config folder', () => {
+    const config = decodeEvaluateConfig({ ...base, plugins: ['p.mjs', '/abs/q.mjs'] }, '/configs/c.json');
+    expect(config.plugins).toEqual([resolve('/configs/p.mjs'), resolve('/abs/q.mjs')]);
+  });
+});
+
+describe('resolvePluginPaths', () => {
+  it('keeps each entry with its path', () => {
+    expect(resolvePluginPaths({ plugins: ['lib/p.mjs'] }, '/configs/c.json')).toEqual([{ entry: 'lib/p.mjs', path: resolve('/configs/lib/p.mjs') }]);
+  });
+
+  it('returns nothing without plugins', () => {
+    expect(resolvePluginPaths(base, 'c.json')).toEqual([]);
+  });
+
+  it('rejects a plugins string', () => {
+    expect(() => resolvePluginPaths({ plugins: 'p.mjs' }, 'c.json')).toThrow(/plugins: got "p\.mjs", expected Array<string>/);
   });
 });

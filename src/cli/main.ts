@@ -1,8 +1,10 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { methodNames } from '../adapters/registry.js';
 import { loadModule } from '../adapters/save.js';
-import { loadBackbone } from '../backbones/registry.js';
-import { decodeEvaluateConfig } from '../pipeline/config.js';
+import { backboneNames, loadBackbone } from '../backbones/registry.js';
+import { ConfigError, decodeEvaluateConfig, resolvePluginPaths, type EvaluateConfig } from '../pipeline/config.js';
 import { mergeShards, parseShard } from '../pipeline/matrix.js';
 import { checkCompatibility } from '../pipeline/preflight.js';
 import type { ResultsFile } from '../pipeline/results.js';
@@ -12,7 +14,7 @@ import { initBackend, type BackendName } from '../runtime/backend.js';
 import { version } from '../version.js';
 import { parseArguments } from './args.js';
 import { demoOptions, runDemo } from './demo.js';
-import { createProgress } from './progress.js';
+import { createProgress, foldRepeatedWarnings } from './progress.js';
 
 /** The streams the CLI writes to; tests replace them. */
 export interface CliOutput {
@@ -31,10 +33,13 @@ Usage:
   vlm-compat evaluate --config FILE [--shard I/N] [--backend NAME] [--lang en|ja]
       Train each module on the source backbone, transplant it to the target, measure and report.
       Finished cells are kept in the output folder, so a rerun resumes where it stopped.
+      The config's "plugins" (ES module files that register custom methods) are imported first.
   vlm-compat check --config FILE
-      Validate a config and load its backbones without training anything.
-  vlm-compat check --module FOLDER --target NAME|FOLDER [--classes a,b,c]
-      Preflight a saved module against a target backbone; exits with 1 on any mismatch.
+      Import the config's plugins, validate the config (method names and every module's options) and
+      load its backbones without training anything.
+  vlm-compat check --module FOLDER --target NAME|FOLDER [--classes a,b,c] [--plugins FILE,FILE]
+      Preflight a saved module against a target backbone; exits with 1 on any mismatch. --plugins imports
+      ES module files that register the module's method first, for a module of a custom method.
   vlm-compat report --results FILE [--out FOLDER] [--lang en|ja]
       Render report.md and report.html again from results.json.
   vlm-compat merge --out FOLDER SHARD_FOLDER...
@@ -80,6 +85,89 @@ async function readJsonFile(path: string, what: string): Promise<unknown> {
   }
 }
 
+/** A plugin file to import: the config field or flag that lists it, and its absolute path. */
+interface PluginFile {
+  /** Config field or flag that lists the file, such as `plugins.1` or `--plugins`. */
+  readonly field: string;
+  /** The file as written in the config or on the command line. */
+  readonly entry: string;
+  /** Absolute path of the file. */
+  readonly path: string;
+}
+
+/** Lists, as `field: …` problems, the plugin files that do not exist or are not files. */
+async function missingPlugins(plugins: readonly PluginFile[], base: string): Promise<string[]> {
+  const problems: string[] = [];
+  for (const plugin of plugins) {
+    const isFile = await stat(plugin.path).then(
+      (info) => info.isFile(),
+      () => false,
+    );
+    if (!isFile) problems.push(`${plugin.field}: plugin file not found: ${plugin.path} ("${plugin.entry}" is resolved against ${base})`);
+  }
+  return problems;
+}
+
+/** Returns the place in a plugin's file where an import error was raised, as `:line:column`, when its stack names one. */
+function errorLocation(error: unknown, plugin: PluginFile): string {
+  const stack = error instanceof Error ? (error.stack ?? '') : '';
+  for (const name of [pathToFileURL(plugin.path).href, plugin.path]) {
+    const at = stack.indexOf(`${name}:`);
+    if (at >= 0) return /^:\d+(:\d+)?/.exec(stack.slice(at + name.length))?.[0] ?? '';
+  }
+  return '';
+}
+
+/** Returns the next step for a plugin whose import failed with `error`, or '' when the error message needs none. */
+function importAdvice(error: unknown, plugin: PluginFile): string {
+  // Node.js 20 imports .js, .mjs and .cjs files only, so a TypeScript plugin has to be compiled first.
+  if ((error as NodeJS.ErrnoException).code === 'ERR_UNKNOWN_FILE_EXTENSION') return ' Compile the plugin to JavaScript (.mjs or .js) and list that file.';
+  // Node.js keeps the line of a syntax error in an ES module out of the error's stack.
+  if (error instanceof SyntaxError) return ` Run node --check ${plugin.path} to see the line.`;
+  return '';
+}
+
+/**
+ * Imports plugin files in order and returns, for each, what it added to the method and backbone registries.
+ * An import that throws is raised again with the plugin's field, path and the error.
+ */
+async function importPlugins(plugins: readonly PluginFile[]): Promise<Array<{ entry: string; registered: string }>> {
+  const imported: Array<{ entry: string; registered: string }> = [];
+  for (const plugin of plugins) {
+    const methodsBefore = new Set(methodNames());
+    const backbonesBefore = new Set(backboneNames());
+
+    try {
+      await import(pathToFileURL(plugin.path).href);
+    } catch (error) {
+      const message = (error instanceof Error ? error.message : String(error)).replace(/\.?$/, '.');
+      throw new Error(`plugin ${plugin.field} (${plugin.path}${errorLocation(error, plugin)}) failed on import: ${message}${importAdvice(error, plugin)}`);
+    }
+
+    const methods = methodNames().filter((name) => !methodsBefore.has(name));
+    const backbones = backboneNames().filter((name) => !backbonesBefore.has(name));
+    const added = [...(methods.length === 0 ? [] : [`methods ${methods.join(', ')}`]), ...(backbones.length === 0 ? [] : [`backbones ${backbones.join(', ')}`])];
+    imported.push({ entry: plugin.entry, registered: added.length === 0 ? 'no new method or backbone' : added.join('; ') });
+  }
+  return imported;
+}
+
+/**
+ * Reads and decodes an evaluate config after importing its plugins, so that method names and options are
+ * checked against the methods the plugins register. Returns the config and one line per plugin.
+ */
+async function loadConfig(configPath: string): Promise<{ config: EvaluateConfig; pluginLines: string[] }> {
+  const value = await readJsonFile(configPath, 'config');
+  const plugins = resolvePluginPaths(value, configPath).map((plugin, i) => ({ ...plugin, field: `plugins.${i}` }));
+
+  const missing = await missingPlugins(plugins, dirname(resolve(configPath)));
+  if (missing.length > 0) throw new ConfigError(configPath, missing);
+  const imported = await importPlugins(plugins);
+
+  const config = decodeEvaluateConfig(value, configPath, { loadedPlugins: imported.map((p) => `${p.entry} (registered ${p.registered})`) });
+  return { config, pluginLines: imported.map((p) => `plugin ${p.entry}: registered ${p.registered}`) };
+}
+
 /** Writes report.md and report.html next to results.json and returns the Markdown. */
 export async function writeReports(results: ResultsFile, folder: string, lang: ReportLanguage): Promise<string> {
   await mkdir(folder, { recursive: true });
@@ -91,7 +179,7 @@ export async function writeReports(results: ResultsFile, folder: string, lang: R
 
 async function evaluate(flags: ReadonlyMap<string, string | true>, out: CliOutput): Promise<number> {
   const configPath = required(flags, 'config', '--config vlm-compat.json');
-  const config = decodeEvaluateConfig(await readJsonFile(configPath, 'config'), configPath);
+  const { config, pluginLines } = await loadConfig(configPath);
   const shardText = flag(flags, 'shard');
   const shard = shardText === undefined ? undefined : parseShard(shardText);
   // Checked before any training, so a typo does not surface only after the whole run.
@@ -100,8 +188,9 @@ async function evaluate(flags: ReadonlyMap<string, string | true>, out: CliOutpu
   const selection = await initBackend(backend === undefined ? {} : { backend });
   const progress = createProgress(out.stderr);
   progress.line(`vlm-compat ${version}: backend ${selection.name}; output ${config.output}`);
+  for (const line of pluginLines) progress.line(line);
 
-  const results = await runEvaluation(config, {
+  const results = await foldRepeatedWarnings(() => runEvaluation(config, {
     ...(shard === undefined ? {} : { shard }),
     onEvent: (event) => {
       if (event.type === 'training') {
@@ -113,7 +202,7 @@ async function evaluate(flags: ReadonlyMap<string, string | true>, out: CliOutpu
       const cell = `${e.key.dataset}/${e.key.method}/${e.key.shots}-shot/seed ${e.key.seed}`;
       progress.line(`[${e.position + 1}/${e.total}] ${cell}: ${e.outcome}${e.message === undefined ? '' : ` (${e.message.split('\n')[0]})`}`);
     },
-  });
+  }));
   out.stdout(await writeReports(results, config.output, lang));
   progress.line(`wrote ${join(config.output, 'results.json')}, report.md and report.html`);
   return results.cells.some((c) => c.status === 'failed') ? 1 : 0;
@@ -122,7 +211,8 @@ async function evaluate(flags: ReadonlyMap<string, string | true>, out: CliOutpu
 async function check(flags: ReadonlyMap<string, string | true>, out: CliOutput): Promise<number> {
   const configPath = flag(flags, 'config');
   if (configPath !== undefined) {
-    const config = decodeEvaluateConfig(await readJsonFile(configPath, 'config'), configPath);
+    const { config, pluginLines } = await loadConfig(configPath);
+    for (const line of pluginLines) out.stdout(`${line}\n`);
     await initBackend(config.backend === undefined ? {} : { backend: config.backend });
     for (const [role, reference] of [['source', config.source], ['target', config.target]] as const) {
       const backbone = await loadBackbone(typeof reference === 'string' ? reference : reference.folder);
@@ -134,6 +224,14 @@ async function check(flags: ReadonlyMap<string, string | true>, out: CliOutput):
   }
   const modulePath = required(flags, 'module', '--module saved/coop');
   const targetReference = required(flags, 'target', '--target path/to/eva-clip');
+  const pluginList = flag(flags, 'plugins');
+  if (pluginList !== undefined) {
+    const entries = pluginList.split(',').filter((entry) => entry !== '');
+    const plugins = entries.map((entry) => ({ field: '--plugins', entry, path: resolve(entry) }));
+    const missing = await missingPlugins(plugins, process.cwd());
+    if (missing.length > 0) throw new Error(missing.join('\n'));
+    for (const plugin of await importPlugins(plugins)) out.stdout(`plugin ${plugin.entry}: registered ${plugin.registered}\n`);
+  }
   await initBackend();
   const { module, manifest } = await loadModule(modulePath);
   module.dispose();
@@ -169,13 +267,13 @@ async function merge(flags: ReadonlyMap<string, string | true>, positional: read
 export async function main(argv: readonly string[], out: CliOutput = { stdout: (text) => process.stdout.write(text), stderr: process.stderr }): Promise<number> {
   try {
     const { command, flags, positional } = parseArguments(argv, new Set(['help', 'version', 'quick']));
-    if (command === undefined || command === 'help' || flags.has('help')) {
-      out.stdout(usage);
-      return command === undefined && !flags.has('help') ? 2 : 0;
-    }
     if (flags.has('version') || command === 'version') {
       out.stdout(`${version}\n`);
       return 0;
+    }
+    if (command === undefined || command === 'help' || flags.has('help')) {
+      out.stdout(usage);
+      return command === undefined && !flags.has('help') ? 2 : 0;
     }
     switch (command) {
       case 'evaluate':

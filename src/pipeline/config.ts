@@ -1,6 +1,7 @@
 import * as t from 'io-ts';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { methodNames } from '../adapters/registry.js';
+import { getMethod, methodNames } from '../adapters/registry.js';
+import type { TuningMethod } from '../adapters/types.js';
 import { bridgedMethodName } from '../migrate/bridge.js';
 import { unknownNameMessage } from '../runtime/names.js';
 
@@ -191,6 +192,12 @@ export const EvaluateConfig = t.intersection([
       /** Softmax temperature of the distillation loss. Default 2. */
       temperature: t.refinement(t.number, (n) => Number.isFinite(n) && n > 0, 'a number above 0'),
     }),
+    /**
+     * ES module files that register custom methods or backbones, relative to the config file. Only the
+     * vlm-compat command imports them, in order, before it checks method names. `decodeEvaluateConfig` and
+     * `runEvaluation` do not import them, so code that calls those functions registers its methods first.
+     */
+    plugins: t.array(t.string),
     /** Tensor backend; the CLI's --backend overrides it. Default: the first that loads. */
     backend: t.keyof({
       /** @tensorflow/tfjs-node-gpu (CUDA). */
@@ -217,33 +224,43 @@ export class ConfigError extends Error {
     readonly file: string,
     /** Every problem, one line each: path, value and expected type. */
     readonly problems: readonly string[],
+    /** A line after the problems on what to do next, such as how custom methods are registered. */
+    readonly hint?: string,
   ) {
-    super(`${file} is not a valid vlm-compat config:\n  ${problems.join('\n  ')}`);
+    super(`${file} is not a valid vlm-compat config:\n  ${problems.join('\n  ')}${hint === undefined ? '' : `\n${hint}`}`);
   }
 }
 
-function describeErrors(errors: t.Errors): string[] {
+/** Describes io-ts errors as `path: got value, expected type` lines, each path starting with `prefix`. */
+function describeErrors(errors: t.Errors, prefix = ''): string[] {
   const lines = new Set<string>();
   for (const error of errors) {
     // Keys under an intersection or union name its members (0, 1, ...), not fields, so they are left out.
-    const path = error.context
+    const keys = error.context
       .filter((entry, i) => {
         const parent = error.context[i - 1]?.type;
         return entry.key !== '' && !(parent instanceof t.IntersectionType || parent instanceof t.UnionType);
       })
-      .map((entry) => entry.key)
-      .join('.');
+      .map((entry) => entry.key);
+    const path = [prefix, ...keys].filter((key) => key !== '').join('.');
     const expected = error.context[error.context.length - 1]?.type.name ?? 'a valid value';
     lines.add(`${path === '' ? '(top level)' : path}: got ${JSON.stringify(error.value) ?? 'nothing'}, expected ${expected}`);
   }
   return [...lines];
 }
 
-/** Returns the field names a codec built from `t.type`, `t.partial` and `t.intersection` declares. */
-function fieldNames(codec: t.Mixed): string[] {
+/**
+ * Returns the field names an object codec declares, looking through `t.intersection`, `t.exact`,
+ * `t.readonly` and refinements. Returns undefined for any other codec, whose fields cannot be listed.
+ */
+function fieldNames(codec: t.Mixed): string[] | undefined {
   if (codec instanceof t.InterfaceType || codec instanceof t.PartialType) return Object.keys(codec.props as object);
-  if (codec instanceof t.IntersectionType) return (codec.types as t.Mixed[]).flatMap(fieldNames);
-  return [];
+  if (codec instanceof t.ExactType || codec instanceof t.ReadonlyType || codec instanceof t.RefinementType) return fieldNames(codec.type as t.Mixed);
+  if (codec instanceof t.IntersectionType) {
+    const members = (codec.types as t.Mixed[]).map(fieldNames);
+    return members.some((names) => names === undefined) ? undefined : members.flatMap((names) => names ?? []);
+  }
+  return undefined;
 }
 
 /** Lists, as config problems, the fields of the top level, of each data set and of each module that the config format does not have. */
@@ -253,7 +270,7 @@ function unknownFields(value: unknown): string[] {
   const problems: string[] = [];
   const check = (path: string, object: unknown, codec: t.Mixed) => {
     if (!isObject(object)) return;
-    const known = fieldNames(codec);
+    const known = fieldNames(codec) ?? [];
     for (const key of Object.keys(object)) {
       if (!known.includes(key)) problems.push(`${path === '' ? '' : `${path}.`}${key}: ${unknownNameMessage('config field', key, known)}`);
     }
@@ -265,10 +282,77 @@ function unknownFields(value: unknown): string[] {
 }
 
 /**
- * Decodes an evaluate config: checks every field's type, that method names exist (suggesting the closest
- * on a typo), and resolves relative paths against `file`'s folder.
+ * Lists the problems of one module's `options`: every value its method's codec rejects, with the path under
+ * `modules.<index>.options`, and every field the codec does not declare, with the closest declared name.
+ * Options left out are decoded as `{}`, so a method whose codec requires a field is caught as well.
  */
-export function decodeEvaluateConfig(value: unknown, file: string): EvaluateConfig {
+function optionProblems(index: number, method: TuningMethod<unknown>, options: Record<string, unknown> | undefined): string[] {
+  const prefix = `modules.${index}.options`;
+  const problems: string[] = [];
+  // io-ts ignores fields a codec does not name, so a misspelt option would silently take its default.
+  const known = fieldNames(method.configCodec);
+  if (known !== undefined) {
+    for (const key of Object.keys(options ?? {})) {
+      if (!known.includes(key)) problems.push(`${prefix}.${key}: ${unknownNameMessage(`${method.name} option`, key, known)}`);
+    }
+  }
+  const decoded = method.configCodec.decode(options ?? {});
+  if (decoded._tag === 'Left') problems.push(...describeErrors(decoded.left, prefix));
+  return problems;
+}
+
+/** Options of {@link decodeEvaluateConfig}. */
+export interface DecodeEvaluateConfigOptions {
+  /**
+   * The plugins the caller imported before decoding, one description each, such as `a.mjs (registered
+   * methods x)`. The vlm-compat command sets it, so that an unknown method name is reported with the
+   * plugins that were loaded and how plugins register methods.
+   */
+  readonly loadedPlugins?: readonly string[];
+}
+
+/** Returns the line printed after an unknown method name, which tells how a custom method is registered. */
+function unknownMethodHint(config: EvaluateConfig, options: DecodeEvaluateConfigOptions): string {
+  if (options.loadedPlugins !== undefined) {
+    const loaded = options.loadedPlugins.length === 0 ? 'none' : options.loadedPlugins.join(', ');
+    return (
+      `Plugins loaded: ${loaded}. List the file that registers a custom method in "plugins". Plugins must be ES modules, ` +
+      `because a CommonJS plugin (require('vlm-compat')) registers its methods in a separate registry that this command does not read.`
+    );
+  }
+  if ((config.plugins ?? []).length > 0) {
+    return 'decodeEvaluateConfig does not import the files in "plugins", so import them or call registerMethod before decoding.';
+  }
+  return 'Register a custom method with registerMethod before decoding the config.';
+}
+
+/** An entry of a config's `plugins`, as written and as resolved. */
+export interface PluginPath {
+  /** The entry as written in the config. */
+  readonly entry: string;
+  /** Absolute path of the file: the entry resolved against the config file's folder. */
+  readonly path: string;
+}
+
+/**
+ * Returns a config's `plugins` in order, each resolved against `file`'s folder. It reads only that field, so
+ * plugins can be imported before the rest of the config is decoded, and returns [] when the field is absent.
+ * Raises a {@link ConfigError} when `plugins` is not an array of strings.
+ */
+export function resolvePluginPaths(value: unknown, file: string): PluginPath[] {
+  if (typeof value !== 'object' || value === null || !('plugins' in value)) return [];
+  const decoded = t.array(t.string).decode(value.plugins);
+  if (decoded._tag === 'Left') throw new ConfigError(file, describeErrors(decoded.left, 'plugins'));
+  const base = dirname(resolve(file));
+  return decoded.right.map((entry) => ({ entry, path: isAbsolute(entry) ? entry : resolve(base, entry) }));
+}
+
+/**
+ * Decodes an evaluate config: checks every field's type, that method names exist (suggesting the closest
+ * on a typo), decodes each module's `options` with its method's codec, and resolves relative paths against
+ * `file`'s folder. Every problem is listed in one {@link ConfigError}.
+ */
+export function decodeEvaluateConfig(value: unknown, file: string, options: DecodeEvaluateConfigOptions = {}): EvaluateConfig {
   // io-ts ignores fields a codec does not name, so a misspelt optional field ("forcast") would silently
   // fall back to its default. Unknown fields are rejected with the closest known name.
   const unknown = unknownFields(value);
@@ -280,11 +364,15 @@ export function decodeEvaluateConfig(value: unknown, file: string): EvaluateConf
   const problems: string[] = [];
   // The bridged wrapper needs a module already trained on the source, so a matrix cannot train it.
   const known = methodNames().filter((name) => name !== bridgedMethodName);
+  let unknownMethod = false;
   config.modules.forEach((m, i) => {
     if (m.method === bridgedMethodName) {
       problems.push(`modules.${i}.method: "${bridgedMethodName}" wraps a module already trained on the source and cannot be trained from a config; list the module's own method and add "migrate": ["bridge"]`);
     } else if (!known.includes(m.method)) {
       problems.push(`modules.${i}.method: ${unknownNameMessage('tuning method', m.method, known)}`);
+      unknownMethod = true;
+    } else {
+      problems.push(...optionProblems(i, getMethod(m.method), m.options));
     }
   });
   if (config.datasets.length === 0) problems.push('datasets: got [], expected at least one data set');
@@ -300,7 +388,7 @@ export function decodeEvaluateConfig(value: unknown, file: string): EvaluateConf
   const migrations = config.migrate ?? [];
   const repeatedMigration = migrations.find((m, i) => migrations.indexOf(m) !== i);
   if (repeatedMigration !== undefined) problems.push(`migrate: "${repeatedMigration}" is listed twice; list each migration once`);
-  if (problems.length > 0) throw new ConfigError(file, problems);
+  if (problems.length > 0) throw new ConfigError(file, problems, unknownMethod ? unknownMethodHint(config, options) : undefined);
 
   const base = dirname(resolve(file));
   const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
@@ -312,5 +400,6 @@ export function decodeEvaluateConfig(value: unknown, file: string): EvaluateConf
     datasets: config.datasets.map((d) => ({ ...d, root: path(d.root) })),
     ...(config.unlabeled === undefined || config.unlabeled === 'train-split' ? {} : { unlabeled: { ...config.unlabeled, folder: path(config.unlabeled.folder) } }),
     output: path(config.output),
+    ...(config.plugins === undefined ? {} : { plugins: config.plugins.map(path) }),
   };
 }

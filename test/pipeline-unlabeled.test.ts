@@ -158,4 +158,15 @@ describe('runEvaluation with unlabeled images', () => {
   it('frees its tensors', () => {
     expect(tensorsAfter).toBe(tensorsBefore);
   });
+
+  it('rejects a rerun with other migrations', async () => {
+    const changed = decodeEvaluateConfig({ ...base, forecast: true, migrate: ['distill'], output: 'out-pool' }, configFile('pool'));
+    await expect(runEvaluation(changed)).rejects.toThrow(/other backbones or settings \(settings\.migrate\[0\]: "bridge" → "distill"\)/);
+  });
+
+  it('rejects a rerun with another template', async () => {
+    const datasets = base.datasets.map((entry) => ({ ...entry, template: 'an emoji of {}.' }));
+    const changed = decodeEvaluateConfig({ ...base, datasets, forecast: true, migrate: ['bridge'], output: 'out-pool' }, configFile('pool'));
+    await expect(runEvaluation(changed)).rejects.toThrow(/settings\.datasets\[0\]\.entry\.template: \(absent\) → "an emoji of \{\}\."/);
+  });
 });

@@ -127,7 +127,26 @@ export async function runEvaluation(config: EvaluateConfig, options: RunEvaluati
     const header: RunHeader = {
       source: { identity: source.identity, dims: source.dims },
       target: { identity: target.identity, dims: target.dims },
-      settings: { modules: config.modules, shots: cells.map((c) => c.shots).filter((v, i, a) => a.indexOf(v) === i), seeds: config.seeds ?? defaultSeeds, retrain: config.retrain ?? true, prices: config.prices ?? {}, tolerance: config.tolerance ?? null },
+      // Every setting that changes a cell's result, so that a rerun in the same folder never reuses cells of
+      // another configuration. Each data set is recorded with its entry and what was loaded from it.
+      settings: {
+        modules: config.modules,
+        shots: cells.map((c) => c.shots).filter((v, i, a) => a.indexOf(v) === i),
+        seeds: config.seeds ?? defaultSeeds,
+        retrain: config.retrain ?? true,
+        prices: config.prices ?? {},
+        tolerance: config.tolerance ?? null,
+        compatibleTolerancePoints: config.compatibleTolerancePoints ?? null,
+        bootstrap: config.bootstrap ?? 1000,
+        datasets: config.datasets.map((entry) => {
+          const loaded = datasets.get(entry.name) as TransferDataset;
+          return { entry, classNames: loaded.classNames, template: loaded.template, trainImages: loaded.train(source).size, testImages: loaded.test(source).size };
+        }),
+        forecast: config.forecast ?? false,
+        migrate,
+        migration: config.migration ?? {},
+        unlabeled: wantsUnlabeled ? (config.unlabeled ?? 'train-split') : null,
+      },
     };
     return await runMatrix({
       cells,

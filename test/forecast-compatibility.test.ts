@@ -190,6 +190,12 @@ describe('forecastCompatibility', () => {
     expect(evidence.ckaEstimator).toBe('debiased');
   });
 
+  it('explains an unopened unlabeled split', async () => {
+    const split = { name: 'pool', size: 3, forBackbone: () => unlabeled };
+    const attempt = forecastCompatibility(module('clip-adapter'), source, target, split as unknown as ImageSource);
+    await expect(attempt).rejects.toThrow(/got an object with fields name, size, forBackbone\. This looks like the split from loadUnlabeledImages; pass \(backbone\) => split\.forBackbone\(backbone\.preprocess\)/);
+  });
+
   it('rejects fewer than 4 unlabeled images', async () => {
     const few = new TensorImageSource(tf.randomNormal([3, 16, 16, 3]) as tf.Tensor4D, new Int32Array(3));
     await expect(forecastCompatibility(module('clip-adapter'), source, target, few)).rejects.toThrow(/needs at least 4 unlabeled images, but the image source has 3/);

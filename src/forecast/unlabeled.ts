@@ -41,6 +41,21 @@ class LabelFreeView implements ImageSource {
   }
 }
 
+/**
+ * Throws when `value` is not an image source, naming what was passed and how to pass the common mix-ups:
+ * the split that `loadUnlabeledImages` returns, which has to be opened for each backbone first.
+ */
+function checkImageSource(value: unknown, purpose: string): asserts value is ImageSource {
+  const candidate = value as Partial<ImageSource> & { forBackbone?: unknown };
+  if (typeof value === 'object' && value !== null && typeof candidate.images === 'function' && typeof candidate.size === 'number') return;
+  const shown = typeof value === 'object' && value !== null ? `an object with fields ${Object.keys(value).join(', ') || '(none)'}` : String(value);
+  const hint =
+    typeof candidate?.forBackbone === 'function'
+      ? 'This looks like the split from loadUnlabeledImages; pass (backbone) => split.forBackbone(backbone.preprocess)'
+      : 'Pass an image source (size and images()) or a function that opens one for a backbone';
+  throw new TypeError(`${purpose}: the unlabeled images must be an image source, got ${shown}. ${hint}.`);
+}
+
 /** Checks the size of an unlabeled source; `purpose` names the caller in the error. */
 function checkSize(source: ImageSource, purpose: string, minimum: number): void {
   if (!Number.isInteger(source.size) || source.size < minimum) {
@@ -85,6 +100,8 @@ export interface OpenedImages {
 export function openUnlabeled(images: UnlabeledImages, source: Backbone, target: Backbone, options: { readonly maxImages: number; readonly seed: number; readonly purpose: string; readonly minimum: number }): OpenedImages {
   const forSource = typeof images === 'function' ? images(source) : images;
   const forTarget = typeof images === 'function' ? images(target) : images;
+  checkImageSource(forSource, options.purpose);
+  checkImageSource(forTarget, options.purpose);
   checkSize(forSource, options.purpose, options.minimum);
   if (forTarget.size !== forSource.size) {
     throw new Error(

@@ -232,7 +232,7 @@ export function forecastTable(results: ResultsFile, messages: ReportMessages): T
       messages.forecastSummary(
         summary.rows.length,
         summary.rankCorrelation === undefined ? undefined : summary.rankCorrelation.toFixed(2),
-        formatPercent(summary.meanAbsoluteError),
+        (summary.meanAbsoluteError * 100).toFixed(1),
         inside,
         formatPercent(summary.level),
       ) + costNote,

@@ -143,8 +143,8 @@ export interface ReportMessages {
   readonly forecastHeading: string;
   /**
    * Sentence over the forecast table: cells compared, Spearman's rank correlation (undefined below 3 cells or
-   * for constant values), mean absolute error, how many measurements fell inside the intervals and their
-   * coverage level, all formatted.
+   * for constant values), mean absolute error in retention points (such as `19.0`), how many measurements fell
+   * inside the intervals and their coverage level, all formatted.
    */
   readonly forecastSummary: (cells: number, rankCorrelation: string | undefined, meanAbsoluteError: string, inside: number, level: string) => string;
   /**
@@ -209,6 +209,7 @@ const english: ReportMessages = {
     'Retention = accuracy of target + transplanted ÷ accuracy of source + module.',
     'Gain = accuracy of target + transplanted − accuracy of target zero-shot, in accuracy points (pt).',
     'NFR (negative flip rate) = share of test examples that source + module classified correctly and target + transplanted gets wrong.',
+    'Recovery = (target + transplanted − target zero-shot) ÷ (target + retrained − target zero-shot): the share of retraining\'s gain over zero-shot that the transplant keeps. It swings widely, or is undefined (—), when retraining barely beats zero-shot.',
   ],
   datasetIntro: (shots, seeds) => `${englishList(shots)}-shot training; ${seeds.length === 1 ? 'seed' : 'seeds'} ${englishList(seeds)}.`,
   aggregationNote: 'Values with ± are the mean and sample standard deviation over seeds; n is the number of seeds.',
@@ -248,7 +249,7 @@ const english: ReportMessages = {
     [
       `Each forecast was made from unlabeled images before the transplanted evaluation, for ${cells} ${cells === 1 ? 'cell' : 'cells'}.`,
       rankCorrelation === undefined ? 'The rank correlation needs at least 3 cells with different values.' : `Spearman rank correlation with the measured retention: ${rankCorrelation}.`,
-      `Mean absolute error ${meanAbsoluteError}; ${inside} of ${cells} measured values lie inside the ${level} intervals.`,
+      `Mean absolute error ${meanAbsoluteError} retention points; ${inside} of ${cells} measured values lie inside the ${level} intervals.`,
     ].join(' '),
   forecastCost: (forecast, evaluation, share) =>
     `The forecasts took ${forecast} in all, ${share} of the ${evaluation} the transplanted evaluations took (target zero-shot and transplanted prediction).`,
@@ -428,6 +429,7 @@ const japanese: ReportMessages = {
     '保持率（retention）= ターゲット + 移植モジュールの精度 ÷ ソース + モジュールの精度。',
     '改善幅（gain）= ターゲット + 移植モジュールの精度 − ターゲットのゼロショット精度。単位は精度のポイント（pt）です。',
     'NFR（negative flip rate）= ソース + モジュールでは正解し、ターゲット + 移植モジュールでは誤ったテスト例の割合。',
+    '回復率（recovery）=（ターゲット + 移植モジュールの精度 − ターゲットのゼロショット精度）÷（ターゲットで再学習した精度 − ターゲットのゼロショット精度）。再学習でゼロショットから上がった分のうち、移植で保てた割合です。再学習がゼロショットをほとんど上回らないときは値が大きく振れるか、定義できません（—）。',
   ],
   datasetIntro: (shots, seeds) => `${shots.join('、')}-shot で学習、シード ${seeds.join('、')}。`,
   aggregationNote: '± の付いた値はシード間の平均と標本標準偏差で、n はシード数です。',
@@ -467,7 +469,7 @@ const japanese: ReportMessages = {
     [
       `予測は、移植後の評価より前に、ラベルなし画像だけから ${cells} セルについて行いました。`,
       rankCorrelation === undefined ? '順位相関の計算には、値の異なるセルが 3 つ以上必要です。' : `実測の保持率とのスピアマン順位相関は ${rankCorrelation} です。`,
-      `平均絶対誤差は ${meanAbsoluteError}、${level} 予測区間に実測値が収まったのは ${cells} セル中 ${inside} セルです。`,
+      `平均絶対誤差は保持率で ${meanAbsoluteError} ポイント、${level} 予測区間に実測値が収まったのは ${cells} セル中 ${inside} セルです。`,
     ].join(''),
   forecastCost: (forecast, evaluation, share) =>
     `予測にかかった時間は合計 ${forecast} で、移植後の評価（ターゲットのゼロショットと移植モジュールでの推論）にかかった ${evaluation} の ${share} です。`,

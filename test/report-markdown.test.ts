@@ -142,6 +142,26 @@ describe('renderMarkdown in Japanese', () => {
   });
 });
 
+describe('renderMarkdown without prices', () => {
+  const withPrices = (prices: unknown) => editedResults((copy) => (copy.settings.prices = prices));
+
+  test('says so when none were set', () => {
+    expect(renderMarkdown(withPrices({}))).toContain('No prices were set, so every cost below is 0');
+  });
+
+  test('says so when all are 0', () => {
+    expect(renderMarkdown(withPrices({ currency: '¥', computePerHour: 0 }))).toContain('No prices were set');
+  });
+
+  test('stays silent with a price', () => {
+    expect(renderMarkdown(withPrices({ computePerHour: 3 }))).not.toContain('No prices were set');
+  });
+
+  test('says so in Japanese', () => {
+    expect(renderMarkdown(withPrices({}), { lang: 'ja' })).toContain('価格が設定されていないため');
+  });
+});
+
 describe('renderMarkdown edge cases', () => {
   test('rejects an unknown language', () => {
     expect(() => renderMarkdown(sampleResults, { lang: 'fr' as 'en' })).toThrow('Report language "fr" is not supported. Use one of: en, ja.');

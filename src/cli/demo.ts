@@ -1,4 +1,4 @@
-import { access, mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,17 +149,23 @@ const configFileName = 'vlm-compat-demo.json';
  * Clears the results of an earlier demo in `out`, so that a full run after a quick one (or the reverse)
  * starts afresh. A folder with results that a demo did not write is left alone.
  */
-async function prepareOutput(out: string): Promise<void> {
+/** Empties `out` of an earlier demo's results and returns how many cell files it removed (0 for a fresh folder). */
+async function prepareOutput(out: string): Promise<number> {
   const present = (name: string) =>
     access(join(out, name)).then(
       () => true,
       () => false,
     );
-  if (!(await present('run.json'))) return;
+  if (!(await present('run.json'))) return 0;
   if (!(await present(configFileName))) {
     throw new Error(`${out} contains results of another evaluation (run.json without ${configFileName}); choose another folder with --out`);
   }
+  const cells = await readdir(join(out, 'cells')).then(
+    (names) => names.length,
+    () => 0,
+  );
   for (const name of ['run.json', 'results.json', 'cells', 'report.md', 'report.html']) await rm(join(out, name), { recursive: true, force: true });
+  return cells;
 }
 
 /** Migrations the demo measures unless --migrate sets others: the bridge, which costs seconds. */
@@ -205,7 +211,7 @@ export function demoOptions(flags: ReadonlyMap<string, string | true>): DemoOpti
 export async function runDemo(options: DemoOptions, out: DemoOutput): Promise<number> {
   const started = Date.now();
   const folder = resolve(options.out);
-  await prepareOutput(folder);
+  const replaced = await prepareOutput(folder);
   await mkdir(folder, { recursive: true });
   const plain = demoConfig(options);
   const configPath = join(folder, configFileName);
@@ -214,6 +220,7 @@ export async function runDemo(options: DemoOptions, out: DemoOutput): Promise<nu
 
   const selection = await initBackend(options.backend === undefined ? {} : { backend: options.backend });
   const progress = createProgress(out.stderr);
+  if (replaced > 0) progress.line(`replacing the earlier demo results in ${folder} (${replaced} cells); give --out another folder to keep them`);
   const cells = config.modules.length * config.datasets.length * options.seeds.length;
   progress.line(
     `vlm-compat ${version} demo${options.quick ? ' (quick)' : ''}: mini-clip-v1 (CLIP) → mini-clip-v2 (EVA-CLIP), ${config.modules.length} modules × ${config.datasets.length} emoji tasks = ${cells} cells; backend ${selection.name}`,
@@ -238,6 +245,6 @@ export async function runDemo(options: DemoOptions, out: DemoOutput): Promise<nu
   out.stdout(markdown);
   const minutes = ((Date.now() - started) / 60000).toFixed(1);
   progress.line(`demo finished in ${minutes} min. Reports: ${join(folder, 'report.html')} and ${join(folder, 'report.md')}; results: ${join(folder, 'results.json')}`);
-  progress.line(`Rerun or edit it with: vlm-compat evaluate --config ${configPath}`);
+  progress.line(`Rerun it with: vlm-compat evaluate --config ${configPath} (to change a setting, edit a copy and set its "output" to a new folder)`);
   return results.cells.some((c) => c.status === 'failed') ? 1 : 0;
 }

@@ -110,6 +110,8 @@ export interface ReportMessages {
   readonly noReason: string;
   /** Heading of the list of decisions with their arithmetic. */
   readonly decisionsHeading: string;
+  /** Summary sentence when the run set no prices, so that every decision went to the most accurate admissible option. */
+  readonly decisionsWithoutPrices: string;
   /** Reason of a decision, from its explanation, with `currency` before every amount. The English one is `Decision.reason`. */
   readonly decisionReason: (explanation: DecisionExplanation, currency: string) => string;
   /** One line of a decision's arithmetic, from its step, with `currency` before every amount. The English one is the line of `Decision.arithmetic`. */
@@ -231,6 +233,8 @@ const english: ReportMessages = {
   notTransplantedHeading: 'Cells without a transplanted result',
   noReason: 'no reason was recorded',
   decisionsHeading: 'Decisions',
+  decisionsWithoutPrices:
+    'No prices were set, so every cost below is 0 and each decision is the most accurate option within the tolerance; set "prices" in the config to weigh compute, labelling and engineering time.',
   decisionReason: formatReasonInEnglish,
   decisionStep: formatStepInEnglish,
   cellLabel: (method, seed, shots) => `${method}${shots === undefined ? '' : `, ${shots}-shot`}, seed ${seed}`,
@@ -451,6 +455,8 @@ const japanese: ReportMessages = {
   notTransplantedHeading: '移植結果のないセル',
   noReason: '理由は記録されていません',
   decisionsHeading: '判定の根拠',
+  decisionsWithoutPrices:
+    '価格が設定されていないため、以下の費用はすべて 0 で、各判定は許容範囲内で最も精度の高い選択肢になります。計算時間、ラベル付け、エンジニアの工数を比較に入れるには、設定ファイルの "prices" を指定してください。',
   decisionReason: japaneseReason,
   decisionStep: japaneseStep,
   cellLabel: (method, seed, shots) => `${method}（${shots === undefined ? '' : `${shots}-shot、`}シード ${seed}）`,

@@ -118,5 +118,16 @@ export function summarySentences(model: ReportModel, messages: ReportMessages): 
     const shallowRetainedMore = summary.shallow !== undefined && summary.deep !== undefined ? summary.shallow.mean > summary.deep.mean : undefined;
     sentences.push(messages.shallowVersusDeep(shallow, deep, shallowRetainedMore));
   }
+  if (decidedWithoutPrices(model)) sentences.push(messages.decisionsWithoutPrices);
   return sentences;
+}
+
+/** Tells whether cells were decided while every price of the run was 0 (or unset), so that accuracy alone chose. */
+function decidedWithoutPrices(model: ReportModel): boolean {
+  const { results } = model;
+  if (!results.cells.some((cell) => cell.decision !== undefined)) return false;
+  // Runs record the config's prices, `{}` when it set none; results without the field say nothing either way.
+  const prices = results.settings['prices'];
+  if (typeof prices !== 'object' || prices === null) return false;
+  return Object.entries(prices).every(([field, value]) => field === 'currency' || value === 0);
 }

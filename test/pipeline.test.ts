@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { mergeShards, parseShard, planMatrix, runMatrix, type RunHeader } from '
 import { checkCompatibility } from '../src/pipeline/preflight.js';
 import type { CellKey, CellResult } from '../src/pipeline/results.js';
 import { createRandom } from '../src/runtime/random.js';
+import { createLogger, getLogger, setLogger } from '../src/runtime/logger.js';
 import type { TensorImageSource } from '../src/training/tensor-source.js';
 import { featureScaleMethod } from '../examples/custom-module.js';
 import { tinyBackbone, tinyClassNames, tinyTask } from './fixtures/tiny-task.js';
@@ -206,6 +207,25 @@ describe('matrix runner', () => {
     await runMatrix({ cells: cells.slice(0, 1), output, header, runCell: runCell([]) });
     const changed = runMatrix({ cells: cells.slice(0, 1), output, header: { ...header, settings: { epochs: 7 } }, runCell: runCell([]) });
     await expect(changed).rejects.toThrow(/run\.json belongs to a run with other backbones or settings \(settings\.epochs: 5 → 7\)/);
+  });
+
+  it('warns about a truncated cell file and reruns it', async () => {
+    const output = await folder();
+    await runMatrix({ cells: cells.slice(0, 1), output, header, runCell: runCell([]) });
+    const [name] = await readdir(join(output, 'cells'));
+    const file = join(output, 'cells', name as string);
+    await writeFile(file, (await readFile(file, 'utf8')).slice(0, 40));
+    const warnings: string[] = [];
+    const previous = getLogger();
+    setLogger(createLogger('warn', (line) => warnings.push(line)));
+    const calls: CellKey[] = [];
+    try {
+      await runMatrix({ cells: cells.slice(0, 1), output, header, runCell: runCell(calls) });
+    } finally {
+      setLogger(previous);
+    }
+    expect(calls).toHaveLength(1);
+    expect(warnings.some((line) => line.includes(`${file} is not a complete cell record`))).toBe(true);
   });
 
   it('records a failed cell and runs it again on resume', async () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type * as TE from 'fp-ts/lib/TaskEither.js';
 import { getMethod } from '../adapters/registry.js';
 import type { ModuleKind } from '../adapters/types.js';
+import { getLogger } from '../runtime/logger.js';
 import { version } from '../version.js';
 import { describePipelineError, type PipelineError } from './errors.js';
 import { jsonDifferences } from './differences.js';
@@ -72,8 +73,9 @@ async function finishedCells(folder: string): Promise<Map<string, CellResult>> {
     try {
       const cell = (await readJson(join(folder, name))) as CellResult;
       cells.set(name, cell);
-    } catch {
+    } catch (error) {
       // A cell file cut short by a crash is not finished: the cell runs again.
+      getLogger().warn(`${join(folder, name)} is not a complete cell record (${(error as Error).message}); the cell counts as unfinished and runs again on resume`);
     }
   }
   return cells;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { foldRepeatedWarnings } from '../src/cli/progress.js';
+import { createProgress, foldRepeatedWarnings } from '../src/cli/progress.js';
 import { createLogger, getLogger, setLogger, type Logger } from '../src/runtime/logger.js';
 
 describe('foldRepeatedWarnings', () => {
@@ -40,5 +40,28 @@ describe('foldRepeatedWarnings', () => {
   it('returns the run result', async () => {
     setLogger(capture());
     expect(await foldRepeatedWarnings(async () => 42)).toBe(42);
+  });
+});
+
+describe('createProgress', () => {
+  const lines = (step: number | undefined, total: number): string[] => {
+    const written: string[] = [];
+    const stream = { isTTY: false, write: (text: string) => written.push(text) } as unknown as NodeJS.WriteStream;
+    const progress = step === undefined ? createProgress(stream) : createProgress(stream, step);
+    for (let done = 1; done <= total; done++) progress.update('train', done, total);
+    return written;
+  };
+
+  // The first update opens slot 0, so a phase logs its start and then once per step.
+  it('logs every 10% by default', () => {
+    expect(lines(undefined, 100)).toHaveLength(11);
+  });
+
+  it('logs every half with step 0.5', () => {
+    expect(lines(0.5, 100)).toEqual(['train: 1/100 \n', 'train: 50/100 \n', 'train: 100/100 \n']);
+  });
+
+  it('rejects a step of 0', () => {
+    expect(() => createProgress(process.stderr, 0)).toThrow(/step = 0 is invalid/);
   });
 });

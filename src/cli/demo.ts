@@ -219,7 +219,8 @@ export async function runDemo(options: DemoOptions, out: DemoOutput): Promise<nu
   const config = decodeEvaluateConfig(plain, configPath);
 
   const selection = await initBackend(options.backend === undefined ? {} : { backend: options.backend });
-  const progress = createProgress(out.stderr);
+  // Each demo cell trains for seconds, so a log line per half of each training phase is enough.
+  const progress = createProgress(out.stderr, 0.5);
   if (replaced > 0) progress.line(`replacing the earlier demo results in ${folder} (${replaced} cells); give --out another folder to keep them`);
   const cells = config.modules.length * config.datasets.length * options.seeds.length;
   progress.line(

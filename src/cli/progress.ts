@@ -8,11 +8,15 @@ export interface Progress {
   line(text: string): void;
 }
 
-/** Creates a progress writer for `stream`; a bar when it is a terminal, else at most one log line per 10% per label. */
-export function createProgress(stream: NodeJS.WriteStream = process.stderr): Progress {
+/**
+ * Creates a progress writer for `stream`: a bar when it is a terminal, else at most one log line per `step` of
+ * progress per label (default 0.1, a line per 10%).
+ */
+export function createProgress(stream: NodeJS.WriteStream = process.stderr, step = 0.1): Progress {
+  if (!(step > 0 && step <= 1)) throw new Error(`createProgress: step = ${step} is invalid; give a fraction in (0, 1], such as 0.1`);
   const terminal = stream.isTTY === true;
   let open = false;
-  const lastDecile = new Map<string, number>();
+  const lastSlot = new Map<string, number>();
   return {
     update(label, done, total, detail = '') {
       const fraction = total === 0 ? 1 : Math.min(1, done / total);
@@ -24,9 +28,9 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
         open = true;
         return;
       }
-      const decile = Math.floor(fraction * 10);
-      if (lastDecile.get(label) === decile) return;
-      lastDecile.set(label, decile);
+      const slot = Math.floor(fraction / step + 1e-9);
+      if (lastSlot.get(label) === slot) return;
+      lastSlot.set(label, slot);
       stream.write(`${label}: ${done}/${total} ${detail}\n`);
     },
     line(text) {

@@ -53,9 +53,8 @@ describe('check with plugins', () => {
     const result = await run('check', '--config', path);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('modules.0.method: Unknown tuning method "residual-unregistered".');
-    expect(result.stderr).toContain('Plugins loaded: none.');
-    expect(result.stderr).toContain('Plugins must be ES modules');
-    expect(result.stderr).toContain('CommonJS plugin');
+    expect(result.stderr).toContain('To use a custom method, list the file that registers it in the config\'s "plugins".');
+    expect(result.stderr).not.toContain('Plugins must be ES modules');
   });
 
   it('names the loaded plugins for an unknown method', async () => {
@@ -84,7 +83,7 @@ describe('check with plugins', () => {
     const path = await config('numeric-plugin', { plugins: ['empty.mjs', 3], modules: [{ method: 'coop' }] });
     const result = await run('check', '--config', path);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('plugins.1: got 3, expected string');
+    expect(result.stderr).toContain('plugins.1: got 3, expected a string');
   });
 
   it('rejects a misspelt plugins field', async () => {

@@ -1,14 +1,9 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeEvaluateConfig, resolvePluginPaths } from '../src/pipeline/config.js';
+import { minimalConfig } from './fixtures/config.js';
 
-const base = {
-  source: 'mini-clip-v1',
-  target: 'mini-clip-v2',
-  datasets: [{ name: 'tiny', format: 'coop', root: 'tiny' }],
-  modules: [{ method: 'coop' }],
-  output: 'out',
-};
+const base = minimalConfig;
 
 describe('decodeEvaluateConfig', () => {
   it('rejects a repeated method', () => {
@@ -58,7 +53,7 @@ describe('decodeEvaluateConfig', () => {
   });
 
   it('hints registerMethod for an unknown method', () => {
-    expect(() => decodeEvaluateConfig({ ...base, modules: [{ method: 'my-adapter' }] }, 'c.json')).toThrow(/\nRegister a custom method with registerMethod/);
+    expect(() => decodeEvaluateConfig({ ...base, modules: [{ method: 'residual-gate' }] }, 'c.json')).toThrow(/\nRegister a custom method with registerMethod/);
   });
 
   it('notes that plugins are not imported', () => {
@@ -87,6 +82,6 @@ describe('resolvePluginPaths', () => {
   });
 
   it('rejects a plugins string', () => {
-    expect(() => resolvePluginPaths({ plugins: 'p.mjs' }, 'c.json')).toThrow(/plugins: got "p\.mjs", expected Array<string>/);
+    expect(() => resolvePluginPaths({ plugins: 'p.mjs' }, 'c.json')).toThrow(/plugins: got "p\.mjs", expected a list of strings/);
   });
 });

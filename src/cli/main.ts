@@ -1,18 +1,18 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { methodNames } from '../adapters/registry.js';
+import { methodNames, UnknownMethodError } from '../adapters/registry.js';
 import { loadModule } from '../adapters/save.js';
 import { backboneNames, loadBackbone } from '../backbones/registry.js';
-import { ConfigError, decodeEvaluateConfig, resolvePluginPaths, type EvaluateConfig } from '../pipeline/config.js';
+import { checkEvaluateConfig, ConfigError, decodeEvaluateConfig, resolvePluginPaths, type EvaluateConfig } from '../pipeline/config.js';
 import { mergeShards, parseShard } from '../pipeline/matrix.js';
 import { checkCompatibility } from '../pipeline/preflight.js';
 import type { ResultsFile } from '../pipeline/results.js';
 import { runEvaluation } from '../pipeline/run.js';
 import { renderHtml, renderMarkdown, validateResults, type ReportLanguage } from '../report/index.js';
-import { initBackend, type BackendName } from '../runtime/backend.js';
+import { backendPreference, initBackend, type BackendName } from '../runtime/backend.js';
 import { version } from '../version.js';
-import { parseArguments } from './args.js';
+import { parseArguments, UsageError, type CommandSyntax } from './args.js';
 import { demoOptions, runDemo } from './demo.js';
 import { createProgress, foldRepeatedWarnings } from './progress.js';
 
@@ -34,10 +34,11 @@ Usage:
       Train each module on the source backbone, transplant it to the target, measure and report.
       Finished cells are kept in the output folder, so a rerun resumes where it stopped.
       The config's "plugins" (ES module files that register custom methods) are imported first.
-  vlm-compat check --config FILE
-      Import the config's plugins, validate the config (method names and every module's options) and
-      load its backbones without training anything.
-  vlm-compat check --module FOLDER --target NAME|FOLDER [--classes a,b,c] [--plugins FILE,FILE]
+  vlm-compat check --config FILE [--backend NAME]
+      Import the config's plugins, validate the config (every field, method name and module option),
+      open its data sets and unlabeled images without decoding them, and load its backbones, without
+      training anything.
+  vlm-compat check --module FOLDER --target NAME|FOLDER [--classes a,b,c] [--plugins FILE,FILE] [--backend NAME]
       Preflight a saved module against a target backbone; exits with 1 on any mismatch. --plugins imports
       ES module files that register the module's method first, for a module of a custom method.
   vlm-compat report --results FILE [--out FOLDER] [--lang en|ja]
@@ -49,14 +50,31 @@ Options:
   --shard I/N      run the I-th of N interleaved parts of the matrix (1-based), e.g. one per Slurm array task
   --backend NAME   tensor backend: tensorflow-gpu, tensorflow, wasm or cpu (default: the first that loads)
   --lang en|ja     report language (default en)
+A command rejects flags it does not take.
 `;
 
-class UsageError extends Error {}
+/** The flags each command takes; any other flag is rejected before the command runs. */
+const commandSyntax: Readonly<Record<string, CommandSyntax>> = {
+  demo: { values: ['out', 'seeds', 'migrate', 'backend'], switches: ['quick'] },
+  evaluate: { values: ['config', 'shard', 'backend', 'lang'] },
+  check: { values: ['config', 'module', 'target', 'classes', 'plugins', 'backend'] },
+  report: { values: ['results', 'out', 'lang'] },
+  merge: { values: ['out', 'lang'], positional: true },
+  help: { values: [] },
+  version: { values: [] },
+};
 
 function flag(flags: ReadonlyMap<string, string | true>, name: string): string | undefined {
   const value = flags.get(name);
   if (value === true) throw new UsageError(`--${name} needs a value`);
   return value;
+}
+
+/** Reads --backend, which every command that takes it checks the same way before doing anything else. */
+function backendFlag(flags: ReadonlyMap<string, string | true>): BackendName | undefined {
+  const backend = flag(flags, 'backend');
+  if (backend === undefined || (backendPreference as readonly string[]).includes(backend)) return backend as BackendName | undefined;
+  throw new UsageError(`--backend must be one of ${backendPreference.join(', ')}, got "${backend}"`);
 }
 
 function required(flags: ReadonlyMap<string, string | true>, name: string, example: string): string {
@@ -154,9 +172,10 @@ async function importPlugins(plugins: readonly PluginFile[]): Promise<Array<{ en
 
 /**
  * Reads and decodes an evaluate config after importing its plugins, so that method names and options are
- * checked against the methods the plugins register. Returns the config and one line per plugin.
+ * checked against the methods the plugins register. With `openDatasets`, also opens the data sets and the
+ * unlabeled images as {@link checkEvaluateConfig} does. Returns the config and one line per plugin.
  */
-async function loadConfig(configPath: string): Promise<{ config: EvaluateConfig; pluginLines: string[] }> {
+async function loadConfig(configPath: string, openDatasets: boolean): Promise<{ config: EvaluateConfig; pluginLines: string[] }> {
   const value = await readJsonFile(configPath, 'config');
   const plugins = resolvePluginPaths(value, configPath).map((plugin, i) => ({ ...plugin, field: `plugins.${i}` }));
 
@@ -164,7 +183,8 @@ async function loadConfig(configPath: string): Promise<{ config: EvaluateConfig;
   if (missing.length > 0) throw new ConfigError(configPath, missing);
   const imported = await importPlugins(plugins);
 
-  const config = decodeEvaluateConfig(value, configPath, { loadedPlugins: imported.map((p) => `${p.entry} (registered ${p.registered})`) });
+  const options = { loadedPlugins: imported.map((p) => `${p.entry} (registered ${p.registered})`) };
+  const config = openDatasets ? await checkEvaluateConfig(value, configPath, options) : decodeEvaluateConfig(value, configPath, options);
   return { config, pluginLines: imported.map((p) => `plugin ${p.entry}: registered ${p.registered}`) };
 }
 
@@ -178,13 +198,15 @@ export async function writeReports(results: ResultsFile, folder: string, lang: R
 }
 
 async function evaluate(flags: ReadonlyMap<string, string | true>, out: CliOutput): Promise<number> {
+  // Flags are checked before the config is read, so a typo does not surface only after the whole run.
   const configPath = required(flags, 'config', '--config vlm-compat.json');
-  const { config, pluginLines } = await loadConfig(configPath);
   const shardText = flag(flags, 'shard');
   const shard = shardText === undefined ? undefined : parseShard(shardText);
-  // Checked before any training, so a typo does not surface only after the whole run.
   const lang = language(flags);
-  const backend = (flag(flags, 'backend') ?? config.backend) as BackendName | undefined;
+  const backendOverride = backendFlag(flags);
+
+  const { config, pluginLines } = await loadConfig(configPath, false);
+  const backend = backendOverride ?? config.backend;
   const selection = await initBackend(backend === undefined ? {} : { backend });
   const progress = createProgress(out.stderr);
   progress.line(`vlm-compat ${version}: backend ${selection.name}; output ${config.output}`);
@@ -208,32 +230,62 @@ async function evaluate(flags: ReadonlyMap<string, string | true>, out: CliOutpu
   return results.cells.some((c) => c.status === 'failed') ? 1 : 0;
 }
 
+/**
+ * Returns the line printed after the unknown method of a saved module: how to import the plugin that
+ * registers it, and which plugins `--plugins` imported when it was given.
+ */
+function unknownModuleMethodHint(method: string, loadedPlugins: readonly string[] | undefined): string {
+  if (loadedPlugins === undefined) return `If "${method}" is a custom method, pass the file that registers it with --plugins FILE.`;
+  const loaded = loadedPlugins.length === 0 ? 'none' : loadedPlugins.join(', ');
+  return (
+    `Plugins loaded: ${loaded}. Pass the file that registers "${method}" with --plugins FILE. Plugins must be ES modules, ` +
+    `because a CommonJS plugin (require('vlm-compat')) registers its methods in a separate registry that this command does not read.`
+  );
+}
+
+/** The flags of `check --module` that `check --config` does not take. */
+const moduleCheckFlags = ['module', 'target', 'classes', 'plugins'];
+
 async function check(flags: ReadonlyMap<string, string | true>, out: CliOutput): Promise<number> {
   const configPath = flag(flags, 'config');
+  const backendOverride = backendFlag(flags);
   if (configPath !== undefined) {
-    const { config, pluginLines } = await loadConfig(configPath);
+    const extra = moduleCheckFlags.filter((name) => flags.has(name));
+    if (extra.length > 0) {
+      throw new UsageError(
+        `check --config does not take ${extra.map((name) => `--${name}`).join(', ')}; run check --module FOLDER --target NAME to preflight a saved module, and list plugins of a config in its "plugins" field`,
+      );
+    }
+    const { config, pluginLines } = await loadConfig(configPath, true);
     for (const line of pluginLines) out.stdout(`${line}\n`);
-    await initBackend(config.backend === undefined ? {} : { backend: config.backend });
+    const backend = backendOverride ?? config.backend;
+    await initBackend(backend === undefined ? {} : { backend });
     for (const [role, reference] of [['source', config.source], ['target', config.target]] as const) {
       const backbone = await loadBackbone(typeof reference === 'string' ? reference : reference.folder);
       out.stdout(`${role}: ${backbone.identity.family} ${backbone.identity.name} (${backbone.identity.weightsSha256.slice(0, 12)}), embed ${backbone.dims.embedDim}, text ${backbone.dims.textWidth}×${backbone.dims.textLayers}, vision ${backbone.dims.visionWidth}×${backbone.dims.visionLayers}\n`);
       backbone.dispose();
     }
-    out.stdout(`${configPath}: valid; ${config.modules.length} module(s) × ${config.datasets.length} data set(s)\n`);
+    out.stdout(`${configPath}: valid; ${config.modules.length} module(s) × ${config.datasets.length} data set(s), data set files found\n`);
     return 0;
   }
   const modulePath = required(flags, 'module', '--module saved/coop');
   const targetReference = required(flags, 'target', '--target path/to/eva-clip');
   const pluginList = flag(flags, 'plugins');
+  let loadedPlugins: string[] | undefined;
   if (pluginList !== undefined) {
     const entries = pluginList.split(',').filter((entry) => entry !== '');
     const plugins = entries.map((entry) => ({ field: '--plugins', entry, path: resolve(entry) }));
     const missing = await missingPlugins(plugins, process.cwd());
     if (missing.length > 0) throw new Error(missing.join('\n'));
-    for (const plugin of await importPlugins(plugins)) out.stdout(`plugin ${plugin.entry}: registered ${plugin.registered}\n`);
+    const imported = await importPlugins(plugins);
+    for (const plugin of imported) out.stdout(`plugin ${plugin.entry}: registered ${plugin.registered}\n`);
+    loadedPlugins = imported.map((plugin) => `${plugin.entry} (registered ${plugin.registered})`);
   }
-  await initBackend();
-  const { module, manifest } = await loadModule(modulePath);
+  await initBackend(backendOverride === undefined ? {} : { backend: backendOverride });
+  const { module, manifest } = await loadModule(modulePath).catch((error: unknown) => {
+    if (!(error instanceof UnknownMethodError)) throw error;
+    throw new Error(`${error.message}\n${unknownModuleMethodHint(error.method, loadedPlugins)}`);
+  });
   module.dispose();
   const target = await loadBackbone(targetReference);
   const classes = flag(flags, 'classes');
@@ -249,24 +301,27 @@ async function check(flags: ReadonlyMap<string, string | true>, out: CliOutput):
 
 async function report(flags: ReadonlyMap<string, string | true>, out: CliOutput): Promise<number> {
   const resultsPath = required(flags, 'results', '--results out/results.json');
+  const lang = language(flags);
   const results = validateResults(await readJsonFile(resultsPath, 'results'));
   const folder = flag(flags, 'out') ?? join(resultsPath, '..');
-  out.stdout(await writeReports(results, folder, language(flags)));
+  out.stdout(await writeReports(results, folder, lang));
   return 0;
 }
 
 async function merge(flags: ReadonlyMap<string, string | true>, positional: readonly string[], out: CliOutput): Promise<number> {
   const output = required(flags, 'out', '--out merged shard-1 shard-2');
   if (positional.length === 0) throw new UsageError('merge needs the shard output folders, e.g. vlm-compat merge --out merged out-1 out-2');
+  // The language is checked before mergeShards writes the merged results.json.
+  const lang = language(flags);
   const results = await mergeShards(positional, output);
-  out.stdout(await writeReports(results, output, language(flags)));
+  out.stdout(await writeReports(results, output, lang));
   return 0;
 }
 
 /** Runs the CLI on `argv` (without `node` and the script) and returns the exit code: 0 success, 1 failure or mismatch, 2 usage error. */
 export async function main(argv: readonly string[], out: CliOutput = { stdout: (text) => process.stdout.write(text), stderr: process.stderr }): Promise<number> {
   try {
-    const { command, flags, positional } = parseArguments(argv, new Set(['help', 'version', 'quick']));
+    const { command, flags, positional } = parseArguments(argv, commandSyntax);
     if (flags.has('version') || command === 'version') {
       out.stdout(`${version}\n`);
       return 0;
@@ -285,9 +340,10 @@ export async function main(argv: readonly string[], out: CliOutput = { stdout: (
       case 'merge':
         return await merge(flags, positional, out);
       case 'demo':
+        backendFlag(flags);
         return await runDemo(demoOptions(flags), out);
       default:
-        throw new UsageError(`unknown command "${command}"; the commands are demo, evaluate, check, report and merge`);
+        throw new UsageError(`unknown command "${command}"; the commands are ${Object.keys(commandSyntax).join(', ')}`);
     }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

@@ -1,8 +1,9 @@
 import { loadBackbone } from '../backbones/registry.js';
 import type { Backbone } from '../backbones/types.js';
 import { FeatureCache } from '../adapters/features.js';
-import { loadCoopSplit, loadImageFolder, loadUnlabeledImages, type Dataset, type ImageSplit } from '../data/index.js';
+import { loadUnlabeledImages, type Dataset, type ImageSplit } from '../data/index.js';
 import type { ImageSource, TrainingProgress } from '../training/types.js';
+import { openDatasetEntry } from './datasets.js';
 import type { EvaluateConfig } from './config.js';
 import { evaluateTransfer, type TransferDataset } from './evaluate.js';
 import { planMatrix, runMatrix, type MatrixEvent, type RunHeader, type Shard } from './matrix.js';
@@ -36,18 +37,6 @@ export function transferDataset(dataset: Dataset): TransferDataset {
     test: openPerBackbone(dataset.test),
     val: openPerBackbone(dataset.val),
   };
-}
-
-async function loadDataset(config: EvaluateConfig['datasets'][number]): Promise<Dataset> {
-  const common = { name: config.name, ...(config.template === undefined ? {} : { template: config.template }) };
-  if (config.format === 'coop') {
-    return loadCoopSplit({ root: config.root, ...common, ...(config.splitFile === undefined ? {} : { splitFile: config.splitFile }), ...(config.imageDir === undefined ? {} : { imageDir: config.imageDir }) });
-  }
-  const fractions =
-    config.testFraction === undefined
-      ? {}
-      : { fractions: { train: 1 - config.testFraction - (config.valFraction ?? 0), val: config.valFraction ?? 0, test: config.testFraction } };
-  return loadImageFolder({ root: config.root, ...common, ...fractions });
 }
 
 /** Progress of a whole evaluation: a cell finished, or a training epoch step inside the current cell. */
@@ -109,7 +98,7 @@ export async function runEvaluation(config: EvaluateConfig, options: RunEvaluati
   const features = new FeatureCache();
   try {
     const datasets = new Map<string, TransferDataset>();
-    for (const entry of config.datasets) datasets.set(entry.name, transferDataset(await loadDataset(entry)));
+    for (const entry of config.datasets) datasets.set(entry.name, transferDataset(await openDatasetEntry(entry)));
 
     const migrate = config.migrate ?? [];
     const wantsUnlabeled = (config.forecast ?? false) !== false || migrate.length > 0;

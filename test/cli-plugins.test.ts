@@ -32,6 +32,7 @@ beforeAll(async () => {
   }
   await writeFile(join(folder, 'empty.mjs'), 'export {};\n');
   await writeFile(join(folder, 'throws.mjs'), "throw new Error('plugin setup failed: no weights');\n");
+  await writeFile(join(folder, 'parses.mjs'), "JSON.parse('{');\n");
 });
 
 afterAll(async () => {
@@ -69,6 +70,13 @@ describe('check with plugins', () => {
     const result = await run('check', '--config', path);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`plugins.1: plugin file not found: ${join(folder, 'plugins', 'absent.mjs')}`);
+  });
+
+  it('locates a runtime syntax error without node --check', async () => {
+    const path = await config('parsing-plugin', { plugins: ['parses.mjs'], modules: [{ method: 'coop' }] });
+    const result = await run('check', '--config', path);
+    expect(result.stderr).toMatch(/parses\.mjs:1:\d+\) failed on import/);
+    expect(result.stderr).not.toContain('node --check');
   });
 
   it('reports a plugin that throws on import', async () => {

@@ -89,6 +89,13 @@ describe('vlm-compat errors', () => {
     expect(result.stderr).toMatch(/broken\.json is not valid JSON/);
   });
 
+  it('says how to rebuild a cut-short results file', async () => {
+    const bad = join(folder, 'results-cut.json');
+    await writeFile(bad, '{"schema": "vlm-compat-results", "cells": [');
+    const result = await run('report', '--results', bad);
+    expect(result.stderr).toMatch(/results-cut\.json is not valid JSON \(.*\); if a run was cut short, run evaluate again with the same config/);
+  });
+
   it('rejects an invalid shard as a usage error', async () => {
     const result = await run('evaluate', '--config', configPath, '--shard', '3/2');
     expect(result.code).toBe(1);

@@ -99,7 +99,11 @@ async function readJsonFile(path: string, what: string): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
+    const fix =
+      what === 'results'
+        ? 'if a run was cut short, run evaluate again with the same config: it rebuilds results.json from the finished cells in cells/'
+        : 'fix the file; a JSON validator shows the line of the problem';
+    throw new Error(`${path} is not valid JSON (${(error as Error).message}); ${fix}`);
   }
 }
 
@@ -140,8 +144,9 @@ function errorLocation(error: unknown, plugin: PluginFile): string {
 function importAdvice(error: unknown, plugin: PluginFile): string {
   // Node.js 20 imports .js, .mjs and .cjs files only, so a TypeScript plugin has to be compiled first.
   if ((error as NodeJS.ErrnoException).code === 'ERR_UNKNOWN_FILE_EXTENSION') return ' Compile the plugin to JavaScript (.mjs or .js) and list that file.';
-  // Node.js keeps the line of a syntax error in an ES module out of the error's stack.
-  if (error instanceof SyntaxError) return ` Run node --check ${plugin.path} to see the line.`;
+  // Node.js keeps the line of a syntax error in an ES module's source out of the error's stack. A SyntaxError
+  // raised while the plugin runs (JSON.parse, for example) has its line in the stack and needs no advice.
+  if (error instanceof SyntaxError && errorLocation(error, plugin) === '') return ` Run node --check ${plugin.path} to see the line.`;
   return '';
 }
 

@@ -150,6 +150,11 @@ describe('unknown method hint', () => {
     expect(message([{ method: 'residual-gate' }], {}, { loadedPlugins: [] })).not.toContain('ES modules');
   });
 
+  it('hints at plugins for a custom-looking name near a built-in', () => {
+    // residual-adapter is six edits from clip-adapter: a forgotten plugin, not a typo.
+    expect(message([{ method: 'residual-adapter' }], {}, { loadedPlugins: [] })).toMatch(/list the file that registers it in the config's "plugins"\.$/);
+  });
+
   it('adds the ES module note with plugins', () => {
     expect(message([{ method: 'tip-adaptor' }], { plugins: ['p.mjs'] }, { loadedPlugins: ['p.mjs (registered no new method or backbone)'] })).toContain('Plugins must be ES modules');
   });

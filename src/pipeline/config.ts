@@ -5,7 +5,7 @@ import type { TuningMethod } from '../adapters/types.js';
 import { loadUnlabeledImages, DatasetError, type DatasetProblem } from '../data/index.js';
 import { openDatasetEntry } from './datasets.js';
 import { bridgedMethodName } from '../migrate/bridge.js';
-import { closestName, unknownNameMessage } from '../runtime/names.js';
+import { closestName, editDistance, unknownNameMessage } from '../runtime/names.js';
 
 // Codec names are the descriptions that error messages print after "expected".
 const positiveInteger = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
@@ -552,7 +552,13 @@ function unknownMethodHint(value: unknown, unknownMethods: readonly string[], op
   if (unknownMethods.length === 0) return undefined;
   const listsPlugins = isPlainObject(value) && Array.isArray(value.plugins) && value.plugins.length > 0;
   const known = methodNames();
-  if (!listsPlugins && unknownMethods.every((name) => closestName(name, known) !== undefined)) return undefined;
+  // A name within two edits of a built-in is taken for a typo of it (tip-adaptor); any other unknown name
+  // may be a custom method whose plugin was left out (residual-adapter is six edits from clip-adapter).
+  const typoOfBuiltIn = (name: string): boolean => {
+    const closest = closestName(name, known);
+    return closest !== undefined && editDistance(name.toLowerCase(), closest.toLowerCase()) <= 2;
+  };
+  if (!listsPlugins && unknownMethods.every(typoOfBuiltIn)) return undefined;
 
   if (options.loadedPlugins !== undefined) {
     if (!listsPlugins) return 'To use a custom method, list the file that registers it in the config\'s "plugins".';

@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -162,6 +162,20 @@ describe('runEvaluation with unlabeled images', () => {
   it('rejects a rerun with other migrations', async () => {
     const changed = decodeEvaluateConfig({ ...base, forecast: true, migrate: ['distill'], output: 'out-pool' }, configFile('pool'));
     await expect(runEvaluation(changed)).rejects.toThrow(/other backbones or settings \(settings\.migrate\[0\]: "bridge" → "distill"\)/);
+  });
+
+  it('rejects a rerun after the split file was reordered', async () => {
+    const splitFile = join(folder, 'tiny', 'split_zhou_Tiny.json');
+    const original = await readFile(splitFile, 'utf8');
+    const split = JSON.parse(original) as { test: unknown[] };
+    split.test.reverse();
+    await writeFile(splitFile, JSON.stringify(split));
+    try {
+      const same = decodeEvaluateConfig({ ...base, forecast: true, migrate: ['bridge'], output: 'out-pool' }, configFile('pool'));
+      await expect(runEvaluation(same)).rejects.toThrow(/settings\.datasets\[0\]\.labels: "[0-9a-f]{8}" → "[0-9a-f]{8}"/);
+    } finally {
+      await writeFile(splitFile, original);
+    }
   });
 
   it('rejects a rerun with another template', async () => {

@@ -39,6 +39,23 @@ export function transferDataset(dataset: Dataset): TransferDataset {
   };
 }
 
+/**
+ * Hashes label arrays (FNV-1a over their values and lengths) into 8 hex digits, so that run.json notices a
+ * split file edited in place that kept its class names and sizes.
+ */
+function labelFingerprint(splits: readonly Int32Array[]): string {
+  let hash = 0x811c9dc5;
+  const mix = (value: number): void => {
+    hash = Math.imul(hash ^ (value & 0xffff), 0x01000193);
+    hash = Math.imul(hash ^ (value >>> 16), 0x01000193);
+  };
+  for (const labels of splits) {
+    mix(labels.length);
+    for (const label of labels) mix(label);
+  }
+  return (hash >>> 0).toString(16).padStart(8, '0');
+}
+
 /** Progress of a whole evaluation: a cell finished, or a training epoch step inside the current cell. */
 export type EvaluationEvent =
   | {
@@ -129,7 +146,8 @@ export async function runEvaluation(config: EvaluateConfig, options: RunEvaluati
         bootstrap: config.bootstrap ?? 1000,
         datasets: config.datasets.map((entry) => {
           const loaded = datasets.get(entry.name) as TransferDataset;
-          return { entry, classNames: loaded.classNames, template: loaded.template, trainImages: loaded.train(source).size, testImages: loaded.test(source).size };
+          const [train, test] = [loaded.train(source), loaded.test(source)];
+          return { entry, classNames: loaded.classNames, template: loaded.template, trainImages: train.size, testImages: test.size, labels: labelFingerprint([train.labels, test.labels]) };
         }),
         forecast: config.forecast ?? false,
         migrate,

@@ -224,7 +224,7 @@ export async function runDemo(options: DemoOptions, out: DemoOutput): Promise<nu
   if (replaced > 0) progress.line(`replacing the earlier demo results in ${folder} (${replaced} cells); give --out another folder to keep them`);
   const cells = config.modules.length * config.datasets.length * options.seeds.length;
   progress.line(
-    `vlm-compat ${version} demo${options.quick ? ' (quick)' : ''}: mini-clip-v1 (CLIP) → mini-clip-v2 (EVA-CLIP), ${config.modules.length} modules × ${config.datasets.length} emoji tasks = ${cells} cells; backend ${selection.name}`,
+    `vlm-compat ${version} demo${options.quick ? ' (quick)' : ''}: mini-clip-v1 (CLIP) → mini-clip-v2 (EVA-CLIP), ${config.modules.length} modules × ${config.datasets.length} emoji ${config.datasets.length === 1 ? 'task' : 'tasks'} = ${cells} cells; backend ${selection.name}`,
   );
 
   const results = await foldRepeatedWarnings(() => runEvaluation(config, {

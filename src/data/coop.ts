@@ -38,7 +38,7 @@ async function findSplitFile(root: string, splitFile: string | undefined): Promi
     const available = (await Promise.all(folders.map(async (folder) => (await listSplitFiles(folder)).map((name) => resolve(folder, name))))).flat();
     throw new DatasetError(
       { code: 'split-file-not-found', file, available },
-      `Split file ${file} not found. Split files (split_zhou_*.json) in ${folders.join(' and ')}: ${describeFiles(available)}\nSet splitFile to one of them.`,
+      `Split file ${file} not found. Split files (split_zhou_*.json) in ${folders.join(' and ')}:${describeFiles(available)}\nSet splitFile to one of them.`,
     );
   }
 
@@ -48,13 +48,13 @@ async function findSplitFile(root: string, splitFile: string | undefined): Promi
     const jsonFiles = (await readdir(root)).filter((name) => name.endsWith('.json')).sort();
     throw new DatasetError(
       { code: 'split-file-not-found', file: resolve(root, 'split_zhou_<Name>.json'), available: [] },
-      `No split file split_zhou_<Name>.json in ${root}. JSON files there: ${describeFiles(jsonFiles)}\n` +
+      `No split file split_zhou_<Name>.json in ${root}. JSON files there:${describeFiles(jsonFiles)}\n` +
         'Download the data set\'s split file from CoOp\'s DATASETS.md into that folder, or set splitFile.',
     );
   }
   throw new DatasetError(
     { code: 'split-file-ambiguous', folder: root, available },
-    `${available.length} split files in ${root}: ${describeFiles(available)}\nSet splitFile to the one to use.`,
+    `${available.length} split files in ${root}:${describeFiles(available)}\nSet splitFile to the one to use.`,
   );
 }
 

@@ -152,7 +152,7 @@ export async function buildDataset(parts: DatasetParts, options: DatasetLoadOpti
   return dataset;
 }
 
-/** Formats a list of file names for a message, or "none". */
+/** Formats a list of file names to follow a colon in a message: one indented line per file, or " none". */
 export function describeFiles(files: readonly string[]): string {
-  return files.length === 0 ? 'none' : `\n${listLines(files)}`;
+  return files.length === 0 ? ' none' : `\n${listLines(files)}`;
 }

@@ -48,12 +48,12 @@ class LabelFreeView implements ImageSource {
 function checkImageSource(value: unknown, purpose: string): asserts value is ImageSource {
   const candidate = value as Partial<ImageSource> & { forBackbone?: unknown };
   if (typeof value === 'object' && value !== null && typeof candidate.images === 'function' && typeof candidate.size === 'number') return;
-  const shown = typeof value === 'object' && value !== null ? `an object with fields ${Object.keys(value).join(', ') || '(none)'}` : String(value);
+  const description = typeof value === 'object' && value !== null ? `an object with fields ${Object.keys(value).join(', ') || '(none)'}` : String(value);
   const hint =
     typeof candidate?.forBackbone === 'function'
       ? 'This looks like the split from loadUnlabeledImages; pass (backbone) => split.forBackbone(backbone.preprocess)'
       : 'Pass an image source (size and images()) or a function that opens one for a backbone';
-  throw new TypeError(`${purpose}: the unlabeled images must be an image source, got ${shown}. ${hint}.`);
+  throw new TypeError(`${purpose}: the unlabeled images must be an image source, got ${description}. ${hint}.`);
 }
 
 /** Checks the size of an unlabeled source; `purpose` names the caller in the error. */

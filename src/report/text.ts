@@ -126,7 +126,7 @@ export function summarySentences(model: ReportModel, messages: ReportMessages): 
 function decidedWithoutPrices(model: ReportModel): boolean {
   const { results } = model;
   if (!results.cells.some((cell) => cell.decision !== undefined)) return false;
-  // Runs record the config's prices, `{}` when it set none; results without the field say nothing either way.
+  // Runs record the config's prices, `{}` when it set none. Results without the field leave the question open.
   const prices = results.settings['prices'];
   if (typeof prices !== 'object' || prices === null) return false;
   return Object.entries(prices).every(([field, value]) => field === 'currency' || value === 0);

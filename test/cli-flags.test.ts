@@ -135,6 +135,26 @@ describe('vlm-compat flags', () => {
     });
   }
 
+  it('points --backend gpu to the GPU build', async () => {
+    const result = await run('check', '--config', configPath, '--backend', 'gpu');
+    expect(result.stderr).toContain('got "gpu"; did you mean tensorflow-gpu?');
+  });
+
+  it('names the closest backend', async () => {
+    const result = await run('check', '--config', configPath, '--backend', 'wsam');
+    expect(result.stderr).toContain('got "wsam"; did you mean wasm?');
+  });
+
+  it('names the closest language', async () => {
+    const result = await run('report', '--results', join(folder, 'absent'), '--lang', 'jp');
+    expect(result.stderr).toContain('--lang must be en or ja, got "jp"; did you mean ja?');
+  });
+
+  it('suggests no language for fr', async () => {
+    const result = await run('report', '--results', join(folder, 'absent'), '--lang', 'fr');
+    expect(result.stderr).not.toContain('did you mean');
+  });
+
   for (const command of [['evaluate', '--config'], ['report', '--results'], ['merge', '--out']]) {
     it(`rejects --lang fr for ${command[0]} before reading`, async () => {
       const result = await run(...(command as [string, string]), join(folder, 'absent'), '--lang', 'fr', ...(command[0] === 'merge' ? [join(folder, 'absent-shard')] : []));

@@ -11,7 +11,7 @@ import type { ResultsFile } from '../pipeline/results.js';
 import { runEvaluation } from '../pipeline/run.js';
 import { renderHtml, renderMarkdown, validateResults, type ReportLanguage } from '../report/index.js';
 import { backendPreference, initBackend, type BackendName } from '../runtime/backend.js';
-import { closestName, editDistance } from '../runtime/names.js';
+import { closestName } from '../runtime/names.js';
 import { version } from '../version.js';
 import { parseArguments, UsageError, type CommandSyntax } from './args.js';
 import { demoOptions, runDemo } from './demo.js';
@@ -75,16 +75,14 @@ function flag(flags: ReadonlyMap<string, string | true>, name: string): string |
 function backendFlag(flags: ReadonlyMap<string, string | true>): BackendName | undefined {
   const backend = flag(flags, 'backend');
   if (backend === undefined || (backendPreference as readonly string[]).includes(backend)) return backend as BackendName | undefined;
-  // "gpu" is one edit from "cpu", but whoever typed it wants the GPU build of TensorFlow.
+  // "gpu" is one edit from "cpu", but a user who types it wants the GPU build of TensorFlow.
   const suggestion = /gpu|cuda/i.test(backend) ? 'tensorflow-gpu' : closeValue(backend, backendPreference);
   throw new UsageError(`--backend must be one of ${backendPreference.join(', ')}, got "${backend}"${suggestion === undefined ? '' : `; did you mean ${suggestion}?`}`);
 }
 
 /** Returns the valid value within two edits of `value` (one for values of two letters), if there is one. */
 function closeValue(value: string, valid: readonly string[]): string | undefined {
-  const closest = closestName(value, valid);
-  if (closest === undefined) return undefined;
-  return editDistance(value.toLowerCase(), closest.toLowerCase()) <= (value.length <= 2 ? 1 : 2) ? closest : undefined;
+  return closestName(value, valid, value.length <= 2 ? 1 : 2);
 }
 
 function required(flags: ReadonlyMap<string, string | true>, name: string, example: string): string {

@@ -5,7 +5,7 @@ import type { TuningMethod } from '../adapters/types.js';
 import { loadUnlabeledImages, DatasetError, type DatasetProblem } from '../data/index.js';
 import { openDatasetEntry } from './datasets.js';
 import { bridgedMethodName } from '../migrate/bridge.js';
-import { closestName, editDistance, unknownNameMessage } from '../runtime/names.js';
+import { closestName, unknownNameMessage } from '../runtime/names.js';
 
 // Codec names are the descriptions that error messages print after "expected".
 const positiveInteger = t.refinement(t.number, (n) => Number.isInteger(n) && n > 0, 'a positive integer');
@@ -545,20 +545,16 @@ export interface DecodeEvaluateConfigOptions {
 
 /**
  * Returns the line printed after unknown method names, which explains how a custom method is registered.
- * Returns undefined when every unknown name is close to a registered one and the config lists no plugins,
- * because a misspelt built-in method needs only the suggestion.
+ * Returns undefined when every unknown name is within two edits of a registered one and the config lists no
+ * plugins, because a misspelt built-in method needs only the suggestion.
  */
 function unknownMethodHint(value: unknown, unknownMethods: readonly string[], options: DecodeEvaluateConfigOptions): string | undefined {
   if (unknownMethods.length === 0) return undefined;
   const listsPlugins = isPlainObject(value) && Array.isArray(value.plugins) && value.plugins.length > 0;
   const known = methodNames();
-  // A name within two edits of a built-in is taken for a typo of it (tip-adaptor); any other unknown name
-  // may be a custom method whose plugin was left out (residual-adapter is six edits from clip-adapter).
-  const typoOfBuiltIn = (name: string): boolean => {
-    const closest = closestName(name, known);
-    return closest !== undefined && editDistance(name.toLowerCase(), closest.toLowerCase()) <= 2;
-  };
-  if (!listsPlugins && unknownMethods.every(typoOfBuiltIn)) return undefined;
+  // A name within two edits of a built-in is taken for a typo of it, such as tip-adaptor. Any other unknown
+  // name may be a custom method whose plugin was left out: residual-adapter is six edits from clip-adapter.
+  if (!listsPlugins && unknownMethods.every((name) => closestName(name, known, 2) !== undefined)) return undefined;
 
   if (options.loadedPlugins !== undefined) {
     if (!listsPlugins) return 'To use a custom method, list the file that registers it in the config\'s "plugins".';
@@ -637,8 +633,8 @@ export function resolvePluginPaths(value: unknown, file: string): PluginPath[] {
   if (typeof value !== 'object' || value === null || !('plugins' in value)) return [];
   const decoded = stringList.decode(value.plugins);
   if (decoded._tag === 'Left') throw new ConfigError(file, describeErrors(decoded.left, ['plugins']).map(formatProblem));
-  const base = dirname(resolve(file));
-  return decoded.right.map((entry) => ({ entry, path: isAbsolute(entry) ? entry : resolve(base, entry) }));
+  const path = pathResolver(file);
+  return decoded.right.map((entry) => ({ entry, path: path(entry) }));
 }
 
 /** Returns a function that resolves a path of the config against `file`'s folder. */

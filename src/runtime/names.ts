@@ -12,8 +12,11 @@ export function editDistance(a: string, b: string): number {
   return previous[b.length] as number;
 }
 
-/** Returns the valid name closest to `name` (case-insensitive edit distance), or undefined when none is close. */
-export function closestName(name: string, valid: readonly string[]): string | undefined {
+/**
+ * Returns the valid name closest to `name` (case-insensitive edit distance), or undefined when it needs more
+ * than `maxEdits` edits. By default a suggestion may need up to half the name's length in edits, at least 2.
+ */
+export function closestName(name: string, valid: readonly string[], maxEdits = Math.max(2, Math.floor(name.length / 2))): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of valid) {
@@ -23,8 +26,8 @@ export function closestName(name: string, valid: readonly string[]): string | un
       bestDistance = distance;
     }
   }
-  // A suggestion that needs more edits than half the name is noise rather than help.
-  return bestDistance <= Math.max(2, Math.floor(name.length / 2)) ? best : undefined;
+  // A suggestion that needs more edits than that is noise rather than help.
+  return bestDistance <= maxEdits ? best : undefined;
 }
 
 /** Builds the message for an unknown name: the valid names and, when one is close, a suggestion. */

@@ -34,8 +34,8 @@ export const minimumForecastImages = 8;
  */
 // NOTE: the predictor's inputs do not drift with the sample size (CKA is debiased, the agreement is a share),
 // but they spread more on small samples. On the bundled emoji pair, the predicted retention of one adapter
-// varied by ±0.05 (standard deviation over 20 samples of 8 images) and its mean stayed within 0.015 of the
-// forecast from all images; with plain CKA and the residual as inputs it had drifted by 0.12 from 8 to 288 images.
+// varied by ±0.05 (standard deviation over 20 samples of 8 images), and its mean stayed within 0.015 of the
+// forecast from all images. With plain CKA and the residual as inputs, it had drifted by 0.12 from 8 to 288 images.
 export function forecastImageBudget(testImages: number): number {
   return Math.min(defaultForecastImages, Math.max(minimumForecastImages, Math.floor(testImages * forecastImageShare)));
 }

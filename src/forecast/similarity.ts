@@ -74,16 +74,16 @@ function unbiasedHsic(k: Float64Array, l: Float64Array, n: number): number {
   return (trace + (sumK * sumL) / ((n - 1) * (n - 2)) - (2 * rowProducts) / (n - 2)) / (n * (n - 3));
 }
 
-/** Fewest rows {@link debiasedLinearCka} accepts: the unbiased HSIC estimator divides by n − 3. */
+/** Minimum number of rows {@link debiasedLinearCka} accepts, because the unbiased HSIC estimator divides by n − 3. */
 export const debiasedCkaMinimumRows = 4;
 
 /**
  * Computes linear CKA with the unbiased HSIC estimator in place of the plain one, as Nguyen, Raghu and Kornblith use it
  * in their minibatch CKA ("Do Wide and Deep Networks Learn the Same Things?", ICLR 2021). Plain CKA of n rows in d
- * dimensions rises towards 1 as n falls below d, so values from different sample sizes cannot be compared;
- * the debiased value stays near the large-sample one down to about 8 rows, with a wider spread. Needs at
- * least {@link debiasedCkaMinimumRows} rows; returns NaN when either side has no variance. Can fall slightly
- * below 0 or above 1 on small samples.
+ * dimensions rises towards 1 as n falls below d, so values from different sample sizes cannot be compared.
+ * The debiased value stays near the large-sample one down to about 8 rows, with a wider spread. Needs at
+ * least {@link debiasedCkaMinimumRows} rows, and returns NaN when either side has no variance. Can fall
+ * slightly below 0 or above 1 on small samples.
  */
 export function debiasedLinearCka(x: tf.Tensor2D, y: tf.Tensor2D): number {
   const n = x.shape[0];

@@ -39,9 +39,9 @@ export interface ForecastEvidence {
   /** Features compared: image features, class-prompt features or both. */
   readonly featureSet: FeatureSet;
   /**
-   * How `cka` was estimated: `debiased` (unbiased HSIC), which every forecast now records. Absent in results
-   * written before the field existed, whose CKA was the plain estimate that rises on small samples; the
-   * forecast fit leaves such cells out.
+   * How `cka` was estimated: `debiased` (unbiased HSIC), which every forecast now records. Results written
+   * before the field existed lack it, because their CKA was the plain estimate that rises on small samples.
+   * The forecast fit leaves such cells out.
    */
   readonly ckaEstimator?: 'debiased';
   /** Combined CKA: the image or text value, or their mean for `image+text`. */
@@ -85,9 +85,9 @@ export interface CompatibilityForecast {
 }
 
 /** Names of the predictor's inputs, in the order of {@link ForecastCoefficients.weights}. */
-// NOTE: the Procrustes residual is evidence but not an input: with fewer images than dimensions the orthogonal
-// map fits the sample, so the residual grows with the number of images compared (0.05 at 8 images and 0.20 at
-// 288 on the bundled emoji pair), and forecasts made with different image budgets could not share one weight.
+// NOTE: the Procrustes residual is evidence but not an input. With fewer images than dimensions the orthogonal
+// map fits the sample, so the residual grows with the number of images compared: 0.05 at 8 images and 0.20 at
+// 288 on the bundled emoji pair. Forecasts made with different image budgets could not share one weight for it.
 export const forecastFeatureNames = ['intercept', 'cka', 'zeroShotAgreement', 'depth:input', 'depth:layers'] as const;
 
 /** The fitted linear predictor of retention, as scripts/fit-forecast.mjs writes it. */

@@ -19,7 +19,9 @@ export function jsonDifferences(before: unknown, after: unknown, limit = 3, path
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
   for (const key of keys) {
     if (differences.length >= limit) break;
-    const child = Array.isArray(before) ? `${path}[${key}]` : path === '' ? key : `${path}.${key}`;
+    let child = `${path}.${key}`;
+    if (Array.isArray(before)) child = `${path}[${key}]`;
+    else if (path === '') child = key;
     const remaining = limit - differences.length;
     differences.push(...jsonDifferences((before as Record<string, unknown>)[key], (after as Record<string, unknown>)[key], remaining, child));
   }

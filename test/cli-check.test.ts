@@ -8,9 +8,7 @@ import { saveModule } from '../src/adapters/save.js';
 import { loadBackbone } from '../src/backbones/registry.js';
 import { createRandom } from '../src/runtime/random.js';
 import { writeTinyConfig } from './cli-plugins-fixture.js';
-import { runCli } from './fixtures/cli.js';
-import { writeTinyClip } from './fixtures/tiny-clip.js';
-import { writeTinyCoopDataset } from './fixtures/tiny-dataset.js';
+import { runCli, writeTinyWorkspace } from './fixtures/cli.js';
 import { tinyClassNames } from './fixtures/tiny-task.js';
 
 const run = runCli;
@@ -26,9 +24,7 @@ async function config(name: string, fields: Record<string, unknown>): Promise<st
 
 beforeAll(async () => {
   folder = await mkdtemp(join(tmpdir(), 'vlm-compat-cli-check-'));
-  await writeTinyClip('hf', { folder: join(folder, 'source'), seed: 1 });
-  await writeTinyClip('openai', { folder: join(folder, 'target'), seed: 2 });
-  await writeTinyCoopDataset(join(folder, 'tiny'), tinyClassNames);
+  await writeTinyWorkspace(folder);
   await writeFile(join(folder, 'empty.mjs'), 'export {};\n');
 
   // A saved CLIP-Adapter module whose manifest names a method that no plugin of the tests registers.

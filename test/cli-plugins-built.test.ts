@@ -11,9 +11,8 @@ import { saveModule } from '../src/adapters/save.js';
 import { loadBackbone } from '../src/backbones/registry.js';
 import { createRandom } from '../src/runtime/random.js';
 import { linkPackages, repositoryRoot, residualPluginSource, writeTinyConfig } from './cli-plugins-fixture.js';
-import { writeTinyClip } from './fixtures/tiny-clip.js';
-import { writeTinyCoopDataset } from './fixtures/tiny-dataset.js';
 import { tinyClassNames } from './fixtures/tiny-task.js';
+import { writeTinyWorkspace } from './fixtures/cli.js';
 
 // These tests run the built package (dist/) under plain Node.js, as an installed vlm-compat runs. Each
 // command is a new process, and a plugin resolves `vlm-compat` through node_modules to dist/index.js.
@@ -35,9 +34,7 @@ function command(...args: string[]) {
 beforeAll(async () => {
   folder = await mkdtemp(join(tmpdir(), 'vlm-compat-cli-plugins-built-'));
   await linkPackages(folder);
-  await writeTinyClip('hf', { folder: join(folder, 'source'), seed: 1 });
-  await writeTinyClip('openai', { folder: join(folder, 'target'), seed: 2 });
-  await writeTinyCoopDataset(join(folder, 'tiny'), tinyClassNames);
+  await writeTinyWorkspace(folder);
   await writeFile(join(folder, 'residual-built.mjs'), residualPluginSource('residual-built'));
   await writeFile(join(folder, 'plugin.cjs'), "const { getMethod, registerMethod } = require('vlm-compat');\nregisterMethod({ ...getMethod('clip-adapter'), name: 'residual-cjs' });\n");
   await writeFile(join(folder, 'typed.ts'), 'export const width: number = 4;\n');

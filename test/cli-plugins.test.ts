@@ -3,11 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './fixtures/cli.js';
+import { runCli, writeTinyWorkspace } from './fixtures/cli.js';
 import { residualPluginSource, writeTinyConfig } from './cli-plugins-fixture.js';
-import { writeTinyClip } from './fixtures/tiny-clip.js';
-import { writeTinyCoopDataset } from './fixtures/tiny-dataset.js';
-import { tinyClassNames } from './fixtures/tiny-task.js';
 
 const run = runCli;
 
@@ -24,9 +21,7 @@ async function config(name: string, fields: Record<string, unknown>): Promise<st
 // and shared names would make the tests depend on their order.
 beforeAll(async () => {
   folder = await mkdtemp(join(tmpdir(), 'vlm-compat-cli-plugins-'));
-  await writeTinyClip('hf', { folder: join(folder, 'source'), seed: 1 });
-  await writeTinyClip('openai', { folder: join(folder, 'target'), seed: 2 });
-  await writeTinyCoopDataset(join(folder, 'tiny'), tinyClassNames);
+  await writeTinyWorkspace(folder);
   for (const method of ['residual-check', 'residual-options', 'residual-evaluate']) {
     await writeFile(join(folder, `${method}.mjs`), residualPluginSource(method));
   }

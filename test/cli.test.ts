@@ -2,10 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './fixtures/cli.js';
-import { writeTinyClip } from './fixtures/tiny-clip.js';
-import { writeTinyCoopDataset } from './fixtures/tiny-dataset.js';
-import { tinyClassNames } from './fixtures/tiny-task.js';
+import { runCli, writeTinyWorkspace } from './fixtures/cli.js';
 
 const run = runCli;
 
@@ -14,9 +11,7 @@ let configPath: string;
 
 beforeAll(async () => {
   folder = await mkdtemp(join(tmpdir(), 'vlm-compat-cli-'));
-  await writeTinyClip('hf', { folder: join(folder, 'source'), seed: 1 });
-  await writeTinyClip('openai', { folder: join(folder, 'target'), seed: 2 });
-  await writeTinyCoopDataset(join(folder, 'tiny'), tinyClassNames);
+  await writeTinyWorkspace(folder);
   configPath = join(folder, 'config.json');
   await writeFile(
     configPath,
